@@ -1,0 +1,6 @@
+package main
+
+// Blank imports register scenarios. Each batch of scenarios keeps its own file.
+import (
+	_ "github.com/leakhunter/zoo/internal/zoo"
+)

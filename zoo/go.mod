@@ -1,0 +1,3 @@
+module github.com/leakhunter/zoo
+
+go 1.26
