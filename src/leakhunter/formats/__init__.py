@@ -1,0 +1,1 @@
+"""Readers and writers of profile formats; all bad input becomes FormatError."""

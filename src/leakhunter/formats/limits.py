@@ -1,0 +1,76 @@
+"""Size limits and bounded gzip decompression shared by every reader.
+
+A gzip bomb (a few KB that inflate to GBs) must fail fast with a clear message
+instead of exhausting memory, so decompression is streamed against a cap.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+
+from leakhunter.errors import FormatError
+
+__all__ = ["DEFAULT_MAX_BYTES", "is_gzip", "max_bytes_from_env", "maybe_gunzip"]
+
+#: Default cap on decompressed input (1 GiB); override with LEAKHUNTER_MAX_INPUT_BYTES.
+DEFAULT_MAX_BYTES = 1 << 30
+
+_CHUNK = 1 << 20
+
+
+def max_bytes_from_env() -> int:
+    """Return the configured decompressed-size cap."""
+    raw = os.environ.get("LEAKHUNTER_MAX_INPUT_BYTES", "")
+    try:
+        return int(raw) if raw else DEFAULT_MAX_BYTES
+    except ValueError:
+        return DEFAULT_MAX_BYTES
+
+
+def is_gzip(data: bytes) -> bool:
+    """Return True when data starts with the gzip magic."""
+    return data[:2] == b"\x1f\x8b"
+
+
+def maybe_gunzip(data: bytes, source: str, max_bytes: int | None = None) -> bytes:
+    """Return data, decompressed if gzipped, refusing to inflate past max_bytes.
+
+    Concatenated gzip members are supported, as gzip(1) produces them.
+    """
+    cap = max_bytes_from_env() if max_bytes is None else max_bytes
+    if not is_gzip(data):
+        if len(data) > cap:
+            raise FormatError(source, f"input is {len(data)} bytes, over the {cap}-byte limit")
+        return data
+    out = bytearray()
+    rest = data
+    while rest:
+        d = zlib.decompressobj(wbits=31)
+        pos = 0
+        while pos < len(rest):
+            try:
+                chunk = d.decompress(rest[pos : pos + _CHUNK], cap + 1 - len(out))
+            except zlib.error as exc:
+                raise FormatError(source, f"corrupt gzip data ({exc})") from None
+            pos += _CHUNK
+            out += chunk
+            while d.unconsumed_tail and len(out) <= cap:
+                try:
+                    out += d.decompress(d.unconsumed_tail, cap + 1 - len(out))
+                except zlib.error as exc:
+                    raise FormatError(source, f"corrupt gzip data ({exc})") from None
+            if len(out) > cap:
+                raise FormatError(
+                    source,
+                    f"decompresses to more than {cap} bytes (limit; set "
+                    "LEAKHUNTER_MAX_INPUT_BYTES to raise it)",
+                )
+            if d.eof:
+                break
+        if not d.eof:
+            raise FormatError(source, "truncated gzip data")
+        rest = d.unused_data
+        if rest and not is_gzip(rest):
+            break  # trailing garbage after the last member, as gzip(1) tolerates
+    return bytes(out)

@@ -1,0 +1,313 @@
+"""The pprof profile model: every field of profile.proto, samples stored columnar.
+
+Samples are kept as numpy columns (stack index, values matrix) over an intern
+table of unique stacks, because every hot operation (top, diff, per-site series)
+is an aggregation over samples and vectorises well in that shape. The arrays are
+made read-only so a Profile is as immutable as its frozen fields promise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "Function",
+    "Label",
+    "Line",
+    "Location",
+    "Mapping",
+    "Profile",
+    "Sample",
+    "Stacks",
+    "ValueType",
+    "make_profile",
+]
+
+I64 = npt.NDArray[np.int64]
+
+
+def _frozen(a: npt.ArrayLike, dtype: type[np.generic]) -> npt.NDArray[np.generic]:
+    arr = np.array(a, dtype=dtype)  # always a private copy
+    arr.flags.writeable = False
+    return arr
+
+
+@dataclass(frozen=True, slots=True)
+class ValueType:
+    """A sample value's meaning, e.g. ("inuse_space", "bytes")."""
+
+    type: str
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """A sample label: a string value, or a number with an optional unit."""
+
+    key: str
+    str: str = ""
+    num: int = 0
+    num_unit: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Mapping:
+    """A binary mapped into the profiled process."""
+
+    id: int
+    memory_start: int = 0
+    memory_limit: int = 0
+    file_offset: int = 0
+    filename: str = ""
+    build_id: str = ""
+    has_functions: bool = False
+    has_filenames: bool = False
+    has_line_numbers: bool = False
+    has_inline_frames: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    """A source function."""
+
+    id: int
+    name: str
+    system_name: str = ""
+    filename: str = ""
+    start_line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One source line of a location; several mean inlining (innermost first)."""
+
+    function_id: int
+    line: int = 0
+    column: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A program counter with its source lines."""
+
+    id: int
+    mapping_id: int = 0
+    address: int = 0
+    lines: tuple[Line, ...] = ()
+    is_folded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One sample in row form (the slow, convenient view; see Profile.samples)."""
+
+    location_ids: tuple[int, ...]
+    values: tuple[int, ...]
+    labels: tuple[Label, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Stacks:
+    """Intern table of unique stacks (location ids, leaf first) in CSR form.
+
+    Invariant: ``offsets`` has one more entry than there are stacks, starts at 0
+    and is non-decreasing; stack i is ``location_ids[offsets[i]:offsets[i+1]]``.
+    """
+
+    offsets: npt.NDArray[np.int64]
+    location_ids: npt.NDArray[np.uint64]
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def get(self, i: int) -> tuple[int, ...]:
+        """Return stack i as a tuple of location ids, leaf first."""
+        return tuple(self.location_ids[self.offsets[i] : self.offsets[i + 1]].tolist())
+
+    def lengths(self) -> I64:
+        """Return the depth of every stack."""
+        return np.diff(self.offsets)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Stacks):
+            return NotImplemented
+        return bool(
+            np.array_equal(self.offsets, other.offsets)
+            and np.array_equal(self.location_ids, other.location_ids)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @staticmethod
+    def build(stacks: Sequence[Sequence[int]]) -> Stacks:
+        """Build a table from stacks that are already unique."""
+        lengths = np.fromiter((len(s) for s in stacks), dtype=np.int64, count=len(stacks))
+        offsets = np.zeros(len(stacks) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        flat = np.fromiter(
+            (loc for s in stacks for loc in s), dtype=np.uint64, count=int(offsets[-1])
+        )
+        return Stacks(
+            offsets=_frozen(offsets, np.int64),  # type: ignore[arg-type]
+            location_ids=_frozen(flat, np.uint64),  # type: ignore[arg-type]
+        )
+
+
+EMPTY_STACKS = Stacks.build([])
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Profile:
+    """A pprof profile: what was measured, and the stacks it was measured at.
+
+    ``values[i, j]`` is sample i's value for ``sample_types[j]``; sample i's stack
+    is ``stacks.get(sample_stack[i])``. ``sample_labels`` is either empty (no
+    sample has labels) or holds one tuple per sample.
+    """
+
+    sample_types: tuple[ValueType, ...]
+    stacks: Stacks = field(default_factory=lambda: EMPTY_STACKS)
+    sample_stack: npt.NDArray[np.int64] = field(
+        default_factory=lambda: _frozen([], np.int64)  # type: ignore[arg-type]
+    )
+    values: npt.NDArray[np.int64] = field(
+        default_factory=lambda: _frozen(np.zeros((0, 0)), np.int64)  # type: ignore[arg-type]
+    )
+    sample_labels: tuple[tuple[Label, ...], ...] = ()
+    mappings: tuple[Mapping, ...] = ()
+    locations: tuple[Location, ...] = ()
+    functions: tuple[Function, ...] = ()
+    drop_frames: str = ""
+    keep_frames: str = ""
+    time_nanos: int = 0
+    duration_nanos: int = 0
+    period_type: ValueType | None = None
+    period: int = 0
+    comments: tuple[str, ...] = ()
+    default_sample_type: str = ""
+    doc_url: str = ""
+
+    def __post_init__(self) -> None:
+        n = len(self.sample_stack)
+        if self.values.shape != (n, len(self.sample_types)) and not (
+            n == 0 and self.values.size == 0
+        ):
+            raise ValueError(
+                f"values shape {self.values.shape} does not match "
+                f"{n} samples x {len(self.sample_types)} sample types"
+            )
+        if self.sample_labels and len(self.sample_labels) != n:
+            raise ValueError("sample_labels must be empty or have one entry per sample")
+
+    @property
+    def num_samples(self) -> int:
+        """Return the number of samples."""
+        return len(self.sample_stack)
+
+    def sample_index(self, name: str | None) -> int:
+        """Resolve a sample type name (None: the default, else the last) to its column."""
+        if name is None or name == "":
+            name = self.default_sample_type or None
+        if name is None:
+            return len(self.sample_types) - 1
+        for i, vt in enumerate(self.sample_types):
+            if vt.type == name:
+                return i
+        if name.isdigit() and int(name) < len(self.sample_types):
+            return int(name)
+        known = ", ".join(vt.type for vt in self.sample_types)
+        raise KeyError(f"no sample type {name!r} (have: {known})")
+
+    def column(self, index: int) -> I64:
+        """Return the values of one sample type for every sample."""
+        if self.values.size == 0:
+            return np.zeros(self.num_samples, dtype=np.int64)
+        return self.values[:, index]
+
+    def samples(self) -> Iterator[Sample]:
+        """Yield samples in row form (slow; for tests and small profiles)."""
+        stacks = [self.stacks.get(i) for i in range(len(self.stacks))]
+        rows = self.values.tolist()
+        for i, s in enumerate(self.sample_stack.tolist()):
+            labels = self.sample_labels[i] if self.sample_labels else ()
+            yield Sample(stacks[s], tuple(rows[i]) if rows else (), labels)
+
+    def total(self, index: int) -> int:
+        """Return the sum of one sample type over all samples."""
+        return int(self.column(index).sum())
+
+    def _scalars(self) -> tuple[object, ...]:
+        return (
+            self.sample_types,
+            self.mappings,
+            self.locations,
+            self.functions,
+            self.drop_frames,
+            self.keep_frames,
+            self.time_nanos,
+            self.duration_nanos,
+            self.period_type,
+            self.period,
+            self.comments,
+            self.default_sample_type,
+            self.doc_url,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Profile):
+            return NotImplemented
+        if self._scalars() != other._scalars() or self.num_samples != other.num_samples:
+            return False
+        if not np.array_equal(self.values, other.values) and self.values.size + other.values.size:
+            return False
+        if (self.sample_labels or ()) != (other.sample_labels or ()):
+            if any(self.sample_labels) or any(other.sample_labels):
+                return False
+        if self.stacks == other.stacks and np.array_equal(self.sample_stack, other.sample_stack):
+            return True
+        mine = [self.stacks.get(i) for i in self.sample_stack.tolist()]
+        theirs = [other.stacks.get(i) for i in other.sample_stack.tolist()]
+        return mine == theirs
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def replace(self, **changes: object) -> Profile:
+        """Return a copy with some fields changed (dataclasses.replace, typed)."""
+        from dataclasses import replace
+
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def make_profile(
+    sample_types: Sequence[ValueType],
+    samples: Iterable[Sample],
+    **fields: object,
+) -> Profile:
+    """Build a Profile from row-form samples, interning their stacks."""
+    intern: dict[tuple[int, ...], int] = {}
+    stack_of: list[int] = []
+    rows: list[tuple[int, ...]] = []
+    labels: list[tuple[Label, ...]] = []
+    for s in samples:
+        stack_of.append(intern.setdefault(tuple(s.location_ids), len(intern)))
+        rows.append(tuple(s.values))
+        labels.append(tuple(s.labels))
+    k = len(sample_types)
+    values = np.array(rows, dtype=np.int64).reshape(len(rows), k)
+    return Profile(
+        sample_types=tuple(sample_types),
+        stacks=Stacks.build(list(intern)),
+        sample_stack=_frozen(stack_of, np.int64),  # type: ignore[arg-type]
+        values=_frozen(values, np.int64),  # type: ignore[arg-type]
+        sample_labels=tuple(labels) if any(labels) else (),
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def frozen_array(a: npt.ArrayLike, dtype: type[np.generic]) -> npt.NDArray[np.generic]:
+    """Return a read-only private copy of ``a`` (for ops building new profiles)."""
+    return _frozen(a, dtype)
