@@ -25,7 +25,7 @@ def _commands() -> list[Command]:
 
     commands: list[Command] = [TopCommand(), DiffCommand()]
     try:
-        from leakhunter.cli.goroutines import GoroutinesCommand
+        from leakhunter.cli.goroutines import GoroutinesCommand  # type: ignore[import-not-found,unused-ignore]
     except ImportError:  # pragma: no cover - during bring-up only
         pass
     else:

@@ -8,6 +8,7 @@ made read-only so a Profile is as immutable as its frozen fields promise.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -30,8 +31,16 @@ __all__ = [
 I64 = npt.NDArray[np.int64]
 
 
-def _frozen(a: npt.ArrayLike, dtype: type[np.generic]) -> npt.NDArray[np.generic]:
-    arr = np.array(a, dtype=dtype)  # always a private copy
+def frozen_i64(a: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """Return a read-only private int64 copy of ``a`` (for building profiles)."""
+    arr = np.array(a, dtype=np.int64)
+    arr.flags.writeable = False
+    return arr
+
+
+def frozen_u64(a: npt.ArrayLike) -> npt.NDArray[np.uint64]:
+    """Return a read-only private uint64 copy of ``a``."""
+    arr = np.array(a, dtype=np.uint64)
     arr.flags.writeable = False
     return arr
 
@@ -48,10 +57,10 @@ class ValueType:
 class Label:
     """A sample label: a string value, or a number with an optional unit."""
 
-    key: str
-    str: str = ""
+    key: builtins.str
+    str: builtins.str = ""
     num: int = 0
-    num_unit: str = ""
+    num_unit: builtins.str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +161,8 @@ class Stacks:
             (loc for s in stacks for loc in s), dtype=np.uint64, count=int(offsets[-1])
         )
         return Stacks(
-            offsets=_frozen(offsets, np.int64),  # type: ignore[arg-type]
-            location_ids=_frozen(flat, np.uint64),  # type: ignore[arg-type]
+            offsets=frozen_i64(offsets),
+            location_ids=frozen_u64(flat),
         )
 
 
@@ -172,11 +181,9 @@ class Profile:
     sample_types: tuple[ValueType, ...]
     stacks: Stacks = field(default_factory=lambda: EMPTY_STACKS)
     sample_stack: npt.NDArray[np.int64] = field(
-        default_factory=lambda: _frozen([], np.int64)  # type: ignore[arg-type]
+        default_factory=lambda: frozen_i64([]),
     )
-    values: npt.NDArray[np.int64] = field(
-        default_factory=lambda: _frozen(np.zeros((0, 0)), np.int64)  # type: ignore[arg-type]
-    )
+    values: npt.NDArray[np.int64] = field(default_factory=lambda: frozen_i64(np.zeros((0, 0))))
     sample_labels: tuple[tuple[Label, ...], ...] = ()
     mappings: tuple[Mapping, ...] = ()
     locations: tuple[Location, ...] = ()
@@ -264,9 +271,10 @@ class Profile:
             return False
         if not np.array_equal(self.values, other.values) and self.values.size + other.values.size:
             return False
-        if (self.sample_labels or ()) != (other.sample_labels or ()):
-            if any(self.sample_labels) or any(other.sample_labels):
-                return False
+        if (self.sample_labels or ()) != (other.sample_labels or ()) and (
+            any(self.sample_labels) or any(other.sample_labels)
+        ):
+            return False
         if self.stacks == other.stacks and np.array_equal(self.sample_stack, other.sample_stack):
             return True
         mine = [self.stacks.get(i) for i in self.sample_stack.tolist()]
@@ -301,13 +309,8 @@ def make_profile(
     return Profile(
         sample_types=tuple(sample_types),
         stacks=Stacks.build(list(intern)),
-        sample_stack=_frozen(stack_of, np.int64),  # type: ignore[arg-type]
-        values=_frozen(values, np.int64),  # type: ignore[arg-type]
+        sample_stack=frozen_i64(stack_of),
+        values=frozen_i64(values),
         sample_labels=tuple(labels) if any(labels) else (),
         **fields,  # type: ignore[arg-type]
     )
-
-
-def frozen_array(a: npt.ArrayLike, dtype: type[np.generic]) -> npt.NDArray[np.generic]:
-    """Return a read-only private copy of ``a`` (for ops building new profiles)."""
-    return _frozen(a, dtype)

@@ -1,0 +1,411 @@
+"""The collection loop: periodic snapshots of one target into a session directory.
+
+Per snapshot, in this order: ``heap?gc=1&debug=1`` (exact MemStats after a forced
+GC; only the MemStats block is kept, in the record), the heap protobuf (which
+then reflects that GC), ``goroutine?debug=0``, ``goroutineleak?debug=0`` while the
+target serves it, ``allocs`` if asked, ``/debug/vars`` for ``gomemlimit`` while
+served, and a ``goroutine?debug=2`` dump only when it pays: on the first and the
+last planned snapshot and whenever a goroutine group grew by more than
+``dump_growth`` since the previous dump. Each file is written as it arrives and
+the record last, so the loop never holds more than one snapshot's profiles.
+
+An endpoint error is recorded in the record's ``errors`` and the loop goes on; a
+target that is down yields a record with errors only. A target restart (NumGC,
+TotalAlloc or NumForcedGC not increasing, though every snapshot forces a GC)
+bumps ``epoch``. Setting ``stop_event`` (the CLI does it on SIGINT/SIGTERM)
+abandons the snapshot in flight and returns normally, so analysis still runs.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType
+from urllib.parse import urlsplit, urlunsplit
+
+from leakhunter.collect.fetch import Fetcher, FetchError, FetchOptions
+from leakhunter.collect.session import (
+    Manifest,
+    SessionWriteError,
+    SessionWriter,
+    SnapshotRecord,
+)
+from leakhunter.errors import FormatError, UsageError
+from leakhunter.formats.memstats import MemStats, parse_memstats
+
+__all__ = [
+    "WatchOptions",
+    "WatchResult",
+    "collect",
+    "group_counts",
+    "is_restart",
+    "target_base",
+]
+
+_MAX_INT64 = (1 << 63) - 1
+_Groups = Mapping[tuple[tuple[str, int], ...], int]
+
+
+@dataclass(frozen=True, slots=True)
+class WatchOptions:
+    """What to collect and how often; ``duration`` and ``snapshots`` both stop the loop.
+
+    With neither set the loop runs until ``stop_event``. The first snapshot is
+    taken immediately; snapshot i is due ``i * interval`` after it (a slow
+    snapshot skips due times instead of bunching up).
+    """
+
+    interval: float = 15.0
+    duration: float | None = None
+    snapshots: int | None = None
+    allocs: bool = False
+    goroutine_dumps: bool = True
+    dump_growth: int = 50
+    dump_max_bytes: int = 64 << 20
+    fetch: FetchOptions = field(default_factory=FetchOptions)
+
+    def __post_init__(self) -> None:
+        if not self.interval > 0:
+            raise UsageError(f"interval must be positive, not {self.interval}")
+        if self.snapshots is not None and self.snapshots < 1:
+            raise UsageError(f"snapshots must be at least 1, not {self.snapshots}")
+        if self.duration is not None and self.duration < 0:
+            raise UsageError(f"duration must not be negative, not {self.duration}")
+
+    def planned(self) -> int | None:
+        """Return how many snapshots the options ask for (None: until stopped)."""
+        counts = [n for n in (self.snapshots,) if n is not None]
+        if self.duration is not None:
+            counts.append(math.floor(self.duration / self.interval + 1e-9) + 1)
+        return min(counts) if counts else None
+
+    def to_json(self) -> dict[str, object]:
+        """Return the options as recorded in a session manifest."""
+        return {
+            "interval": self.interval,
+            "duration": self.duration,
+            "snapshots": self.snapshots,
+            "allocs": self.allocs,
+            "goroutine_dumps": self.goroutine_dumps,
+            "dump_growth": self.dump_growth,
+            "dump_max_bytes": self.dump_max_bytes,
+            "fetch": self.fetch.to_json(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WatchResult:
+    """How a watch ended: ``stopped`` is "done", "interrupted" or "write-error"."""
+
+    directory: Path
+    snapshots: int
+    epochs: int
+    stopped: str
+    error: str | None = None
+
+
+def target_base(url: str) -> str:
+    """Return the target's base URL (scheme://host:port) from any pprof URL form."""
+    if "://" not in url:
+        url = "http://" + url
+    parts = urlsplit(url)
+    if not parts.netloc:
+        raise UsageError(f"not a target URL: {url!r}")
+    path = parts.path
+    cut = path.find("/debug/")
+    path = (path[:cut] if cut >= 0 else path).rstrip("/")
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def is_restart(prev: MemStats, cur: MemStats) -> bool:
+    """Return True when cur cannot come from the same process as prev.
+
+    Both were read after a forced GC (``heap?gc=1``), so in one process NumGC and
+    NumForcedGC strictly increase and TotalAlloc never decreases.
+    """
+    forced = prev.num_forced_gc > 0 and cur.num_forced_gc <= prev.num_forced_gc
+    return cur.num_gc < prev.num_gc or cur.total_alloc < prev.total_alloc or forced
+
+
+def group_counts(data: bytes, source: str = "goroutine") -> _Groups:
+    """Return goroutine counts per stack (function, line pairs; leaf first) of a debug=0 profile."""
+    from leakhunter.formats.pprof import decode
+
+    profile = decode(data, source=source)
+    names = {f.id: f.name for f in profile.functions}
+    frames = {
+        loc.id: tuple((names.get(ln.function_id, "?"), ln.line) for ln in loc.lines)
+        for loc in profile.locations
+    }
+    counts: dict[tuple[tuple[str, int], ...], int] = {}
+    column = profile.column(0).tolist()
+    for i, stack_index in enumerate(profile.sample_stack.tolist()):
+        key = tuple(fr for loc in profile.stacks.get(stack_index) for fr in frames.get(loc, ()))
+        counts[key] = counts.get(key, 0) + int(column[i])
+    return MappingProxyType(counts)
+
+
+def _grown(now: _Groups, then: _Groups, threshold: int) -> bool:
+    return any(count - then.get(key, 0) > threshold for key, count in now.items())
+
+
+def _trim_dump(data: bytes) -> bytes:
+    """Cut a truncated debug=2 dump back to its last complete goroutine."""
+    cut = data.rfind(b"\n\n")
+    return data[: cut + 1] if cut > 0 else b""
+
+
+def _gomemlimit(body: bytes) -> int | None:
+    try:
+        value = json.loads(body).get("gomemlimit")
+    except (ValueError, AttributeError):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < _MAX_INT64:
+        return value
+    return None
+
+
+class _Abandon(Exception):
+    """The stop event fired mid-snapshot."""
+
+
+@dataclass(slots=True)
+class _State:
+    """What the loop remembers between snapshots (small: counts, never profiles)."""
+
+    epoch: int = 0
+    last_stats: MemStats | None = None
+    leak_served: bool = True
+    vars_served: bool = True
+    dump_groups: _Groups | None = None
+    dump_total: int | None = None
+
+
+class _Snapshotter:
+    """Takes one snapshot at a time into a session writer."""
+
+    def __init__(
+        self,
+        base: str,
+        options: WatchOptions,
+        fetcher: Fetcher,
+        writer: SessionWriter,
+        stop: threading.Event,
+    ) -> None:
+        self.base = base
+        self.options = options
+        self.fetcher = fetcher
+        self.writer = writer
+        self.stop = stop
+        self.state = _State()
+
+    def _get(self, path: str, max_bytes: int | None = None) -> bytes:
+        if self.stop.is_set():
+            raise _Abandon
+        return self.fetcher.get(self.base + path, max_bytes=max_bytes).content
+
+    def take(self, seq: int, t: float, elapsed: float, last: bool) -> SnapshotRecord:
+        files: dict[str, str] = {}
+        errors: dict[str, str] = {}
+        try:
+            return self._take(seq, t, elapsed, last, files, errors)
+        except _Abandon:
+            self.writer.discard(files)
+            raise
+
+    def _take(
+        self,
+        seq: int,
+        t: float,
+        elapsed: float,
+        last: bool,
+        files: dict[str, str],
+        errors: dict[str, str],
+    ) -> SnapshotRecord:
+        st = self.state
+        memstats: dict[str, int] = {}
+        try:
+            stats = parse_memstats(self._get("/debug/pprof/heap?gc=1&debug=1"), source="heap")
+        except FetchError as exc:
+            errors["memstats"] = str(exc)
+            if exc.status is None:  # down: don't try every endpoint with retries
+                return SnapshotRecord(seq, t, elapsed, st.epoch, errors=MappingProxyType(errors))
+            stats = None
+        except FormatError as exc:
+            errors["memstats"] = str(exc)
+            stats = None
+        if stats is not None:
+            if st.last_stats is not None and is_restart(st.last_stats, stats):
+                st.epoch += 1
+                st.dump_groups = st.dump_total = None
+            st.last_stats = stats
+            memstats = dict(stats.fields)
+        self._profile(seq, "heap", "/debug/pprof/heap", files, errors)
+        groups: _Groups | None = None
+        total: int | None = None
+        data = self._profile(seq, "goroutine", "/debug/pprof/goroutine?debug=0", files, errors)
+        if data is not None:
+            try:
+                groups = group_counts(data)
+                total = sum(groups.values())
+            except FormatError as exc:
+                errors["goroutine"] = str(exc)
+        if st.leak_served:
+            self._profile(seq, "goroutineleak", "/debug/pprof/goroutineleak?debug=0", files, errors)
+        if self.options.allocs:
+            self._profile(seq, "allocs", "/debug/pprof/allocs", files, errors)
+        limit = self._limit(errors)
+        if self._dump_due(seq == 0 or last, groups, total):
+            self._dump(seq, files, errors, groups, total)
+        return SnapshotRecord(
+            seq=seq,
+            time=t,
+            elapsed=elapsed,
+            epoch=st.epoch,
+            memstats=MappingProxyType(memstats),
+            goroutines=total,
+            files=MappingProxyType(files),
+            errors=MappingProxyType(errors),
+            gomemlimit=limit,
+        )
+
+    def _profile(
+        self, seq: int, kind: str, path: str, files: dict[str, str], errors: dict[str, str]
+    ) -> bytes | None:
+        try:
+            data = self._get(path)
+        except FetchError as exc:
+            if kind == "goroutineleak" and exc.status == 404:
+                self.state.leak_served = False  # not built with the experiment: stop asking
+            else:
+                errors[kind] = str(exc)
+            return None
+        files[kind] = self.writer.write_file(seq, kind, data)
+        return data
+
+    def _limit(self, errors: dict[str, str]) -> int | None:
+        if not self.state.vars_served:
+            return None
+        try:
+            return _gomemlimit(self._get("/debug/vars", max_bytes=4 << 20))
+        except FetchError as exc:
+            if exc.status == 404:
+                self.state.vars_served = False
+            else:
+                errors["vars"] = str(exc)
+            return None
+
+    def _dump_due(self, edge: bool, groups: _Groups | None, total: int | None) -> bool:
+        st = self.state
+        if not self.options.goroutine_dumps:
+            return False
+        if edge or st.dump_total is None:
+            return True
+        threshold = self.options.dump_growth
+        if groups is not None and st.dump_groups is not None:
+            return _grown(groups, st.dump_groups, threshold)
+        return total is not None and total - st.dump_total > threshold
+
+    def _dump(
+        self,
+        seq: int,
+        files: dict[str, str],
+        errors: dict[str, str],
+        groups: _Groups | None,
+        total: int | None,
+    ) -> None:
+        url = self.base + "/debug/pprof/goroutine?debug=2"
+        if self.stop.is_set():
+            raise _Abandon
+        try:
+            resp = self.fetcher.get(url, max_bytes=self.options.dump_max_bytes, truncate=True)
+        except FetchError as exc:
+            errors["goroutine2"] = str(exc)
+            return
+        text = resp.content
+        if resp.truncated:
+            text = _trim_dump(text)
+            errors["goroutine2"] = (
+                f"debug=2 dump cut at the {self.options.dump_max_bytes}-byte limit"
+            )
+        files["goroutine2"] = self.writer.write_file(
+            seq, "goroutine2", gzip.compress(text, compresslevel=6, mtime=0)
+        )
+        self.state.dump_groups = groups
+        self.state.dump_total = total if total is not None else 0
+
+
+def collect(
+    target_url: str,
+    options: WatchOptions,
+    out_dir: str | Path,
+    *,
+    on_snapshot: Callable[[SnapshotRecord], None] | None = None,
+    stop_event: threading.Event | None = None,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] | None = None,
+    fetcher: Fetcher | None = None,
+) -> WatchResult:
+    """Watch a target, writing a session to out_dir; return how the watch ended.
+
+    ``clock`` (unix seconds) and ``sleep`` are injectable for tests; the default
+    sleep waits on ``stop_event`` so a stop request wakes the loop at once.
+    Never raises for target trouble (it is recorded per snapshot); a session
+    write failure (e.g. disk full) ends the watch with ``stopped="write-error"``,
+    keeping what was written.
+
+    Raises:
+        SessionWriteError: out_dir cannot be created or already holds a session.
+        UsageError: target_url is not a URL.
+    """
+    base = target_base(target_url)
+    stop = stop_event or threading.Event()
+    wait = sleep or (lambda seconds: stop.wait(seconds) and None)
+    start = clock()
+    started = datetime.fromtimestamp(start, UTC).isoformat(timespec="seconds")
+    manifest = Manifest(target=base, started=started, options=options.to_json())
+    writer = SessionWriter(out_dir, manifest)
+    own = fetcher is None
+    client = fetcher or Fetcher(options.fetch)
+    shot = _Snapshotter(base, options, client, writer, stop)
+    planned = options.planned()
+    seq = slot = 0
+    stopped, error = "done", None
+    try:
+        while planned is None or seq < planned:
+            due = start + slot * options.interval
+            if clock() < due:
+                wait(due - clock())
+            if stop.is_set():
+                stopped = "interrupted"
+                break
+            now = clock()
+            slot = max(slot, math.floor((now - start) / options.interval + 1e-9)) + 1
+            last_by_time = (
+                options.duration is not None and slot * options.interval > options.duration + 1e-9
+            )
+            last = last_by_time or (planned is not None and seq + 1 >= planned)
+            try:
+                record = shot.take(seq, now, now - start, last)
+                writer.commit(record)
+            except _Abandon:
+                stopped = "interrupted"
+                break
+            seq += 1
+            if on_snapshot is not None:
+                on_snapshot(record)
+            if last_by_time:
+                break
+    except SessionWriteError as exc:
+        stopped, error = "write-error", str(exc)
+    finally:
+        if own:
+            client.close()
+    return WatchResult(writer.directory, seq, shot.state.epoch + 1, stopped, error)

@@ -1,0 +1,1 @@
+"""Renderers: they format results; they never compute them."""
