@@ -352,12 +352,14 @@ def collect(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] | None = None,
     fetcher: Fetcher | None = None,
+    manifest_options: Mapping[str, object] | None = None,
 ) -> WatchResult:
     """Watch a target, writing a session to out_dir; return how the watch ended.
 
     ``clock`` (unix seconds) and ``sleep`` are injectable for tests; the default
     sleep waits on ``stop_event`` so a stop request wakes the loop at once.
-    Never raises for target trouble (it is recorded per snapshot); a session
+    ``manifest_options`` adds context (e.g. the zoo scenario) to the manifest's
+    options. Never raises for target trouble (it is recorded per snapshot); a session
     write failure (e.g. disk full) ends the watch with ``stopped="write-error"``,
     keeping what was written.
 
@@ -370,7 +372,8 @@ def collect(
     wait = sleep or (lambda seconds: stop.wait(seconds) and None)
     start = clock()
     started = datetime.fromtimestamp(start, UTC).isoformat(timespec="seconds")
-    manifest = Manifest(target=base, started=started, options=options.to_json())
+    recorded = options.to_json() | dict(manifest_options or {})
+    manifest = Manifest(target=base, started=started, options=MappingProxyType(recorded))
     writer = SessionWriter(out_dir, manifest)
     own = fetcher is None
     client = fetcher or Fetcher(options.fetch)

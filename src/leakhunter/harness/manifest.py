@@ -1,0 +1,106 @@
+"""The zoo manifest: what each scenario is, what it leaks and what should grow.
+
+Entries come from ``zoo/scenarios.toml`` and the ``zoo/manifest/*.toml``
+fragments (``[[scenario]]`` tables); a name in both counts once, the merged
+file winning. This is ground truth for tests and benchmarks, not detector input.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from leakhunter.errors import FormatError
+from leakhunter.harness.build import zoo_dir
+
+__all__ = ["VERDICTS", "ZooScenario", "load_manifest", "manifest_files"]
+
+VERDICTS = ("leak", "churn", "no-leak")
+
+
+@dataclass(frozen=True, slots=True)
+class ZooScenario:
+    """One zoo scenario's ground truth.
+
+    ``kinds`` are finding kinds it should produce (heap, goroutine, churn),
+    ``culprits`` the application functions a finding should blame, ``grows``
+    the whole-process figures that rise while it runs ("heap", "goroutines").
+    """
+
+    name: str
+    verdict: str
+    family: str = ""
+    kinds: tuple[str, ...] = ()
+    culprits: tuple[str, ...] = ()
+    rule: str | None = None
+    grows: tuple[str, ...] = ()
+    story: str = ""
+    source: str = ""
+
+    @property
+    def is_control(self) -> bool:
+        """Return True for a benign scenario (verdict no-leak)."""
+        return self.verdict == "no-leak"
+
+
+def _strings(value: object, source: str, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise FormatError(source, f"{key} must be a string or a list of strings")
+
+
+def _entry(raw: object, source: str) -> ZooScenario:
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+        raise FormatError(source, "[[scenario]] entry without a name")
+    name = raw["name"]
+    verdict = raw.get("verdict")
+    if verdict not in VERDICTS:
+        raise FormatError(source, f"scenario {name}: verdict must be one of {', '.join(VERDICTS)}")
+    rule = raw.get("rule")
+    return ZooScenario(
+        name=name,
+        verdict=str(verdict),
+        family=str(raw.get("family", "")),
+        kinds=_strings(raw.get("kinds"), source, "kinds"),
+        culprits=_strings(raw.get("culprits"), source, "culprits"),
+        rule=str(rule) if rule else None,
+        grows=_strings(raw.get("grows"), source, "grows"),
+        story=str(raw.get("story", "")),
+        source=source,
+    )
+
+
+def manifest_files(root: Path | None = None) -> tuple[Path, ...]:
+    """Return the manifest files present: scenarios.toml first, then fragments sorted."""
+    root = root or zoo_dir()
+    files = [root / "scenarios.toml"] if (root / "scenarios.toml").is_file() else []
+    fragments = root / "manifest"
+    if fragments.is_dir():
+        files += sorted(fragments.glob("*.toml"))
+    return tuple(files)
+
+
+def load_manifest(root: Path | None = None) -> tuple[ZooScenario, ...]:
+    """Load every scenario of the zoo manifest, in file order, names unique.
+
+    Raises:
+        FormatError: a manifest file is not valid TOML or an entry is malformed.
+    """
+    seen: dict[str, ZooScenario] = {}
+    for path in manifest_files(root):
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise FormatError(str(path), f"not a readable TOML manifest ({exc})") from None
+        entries = doc.get("scenario", [])
+        if not isinstance(entries, list):
+            raise FormatError(str(path), "'scenario' must be an array of tables ([[scenario]])")
+        for raw in entries:
+            entry = _entry(raw, str(path))
+            seen.setdefault(entry.name, entry)
+    return tuple(seen.values())

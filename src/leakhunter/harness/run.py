@@ -1,0 +1,223 @@
+"""Run one zoo scenario as a child process that cannot outlive its harness.
+
+The child runs in its own process group (so stopping it also stops anything it
+spawned), is stopped by SIGTERM then SIGKILL on exit of the ``with`` block or
+of the interpreter (atexit), and on Linux gets PR_SET_PDEATHSIG=SIGKILL so even
+``kill -9`` of the harness takes it down. Caveat of PDEATHSIG: it fires when the
+*thread* that started the child ends, so start and stop a scenario on one thread.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import contextlib
+import ctypes
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from leakhunter.errors import LeakhunterError
+from leakhunter.harness.build import build_zoo
+
+__all__ = ["RunningScenario", "ZooStartError", "start"]
+
+_LISTENING = re.compile(r"^listening on (\S+:(\d+))\s*$")
+_PR_SET_PDEATHSIG = 1
+
+
+class ZooStartError(LeakhunterError):
+    """A scenario process died or did not announce its address in time."""
+
+
+def _deathsig_hook() -> Callable[[], None] | None:
+    """Return a preexec_fn setting PR_SET_PDEATHSIG, or None off Linux."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)  # loaded before fork: the child only calls
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+    return hook
+
+
+def _pump(stream: IO[str], sink: Callable[[str], None]) -> None:
+    with contextlib.suppress(ValueError, OSError):
+        for line in stream:
+            sink(line.rstrip("\n"))
+
+
+class RunningScenario:
+    """A started zoo scenario: its pprof URL, pid and recent stderr; a context manager."""
+
+    def __init__(self, scenario: str, process: subprocess.Popen[str], timeout: float) -> None:
+        self.scenario = scenario
+        self.process = process
+        self.pid = process.pid
+        self._stderr: collections.deque[str] = collections.deque(maxlen=40)
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self.stdout_lines: list[str] = []
+        self._threads = [
+            threading.Thread(target=self._read_stdout, daemon=True),
+            threading.Thread(target=_pump, args=(process.stderr, self._stderr.append), daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+        atexit.register(self.stop)
+        try:
+            self.addr = self._await_address(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        self.port = int(self.addr.rsplit(":", 1)[1])
+        self.url = f"http://{self.addr}"
+
+    def _read_stdout(self) -> None:
+        assert self.process.stdout is not None
+        _pump(self.process.stdout, self._on_stdout)
+        self._lines.put(None)
+
+    def _on_stdout(self, line: str) -> None:
+        if len(self.stdout_lines) < 1000:
+            self.stdout_lines.append(line)
+        self._lines.put(line)
+
+    def _await_address(self, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ZooStartError(
+                    f"zoo scenario {self.scenario} did not print its address within "
+                    f"{timeout:g}s{self._tail_note()}"
+                )
+            try:
+                line = self._lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                code = self.process.wait()
+                time.sleep(0.05)  # let the stderr pump catch the last lines
+                raise ZooStartError(
+                    f"zoo scenario {self.scenario} exited with status {code} before "
+                    f"listening{self._tail_note()}"
+                )
+            match = _LISTENING.match(line)
+            if match:
+                return match.group(1)
+
+    def _tail_note(self) -> str:
+        tail = self.stderr_tail
+        return f"; stderr:\n{tail}" if tail else " (no stderr output)"
+
+    @property
+    def stderr_tail(self) -> str:
+        """Return the last lines the scenario wrote to stderr."""
+        return "\n".join(self._stderr)
+
+    @property
+    def running(self) -> bool:
+        """Return True while the process is alive."""
+        return self.process.poll() is None
+
+    def stop(self, grace: float = 5.0) -> int | None:
+        """Stop the process group: SIGTERM, wait ``grace`` s, then SIGKILL; return its status."""
+        atexit.unregister(self.stop)
+        proc = self.process
+        if proc.poll() is None:
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, sig)
+                try:
+                    proc.wait(timeout=grace)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)  # stragglers in the group, if any
+        for t in self._threads:
+            t.join(timeout=2.0)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        return proc.poll()
+
+    def __enter__(self) -> RunningScenario:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else f"exited {self.process.returncode}"
+        return f"<RunningScenario {self.scenario} pid={self.pid} {self.url} {state}>"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}s"
+
+
+def start(
+    scenario: str,
+    *,
+    duration: float = 60.0,
+    linger: float = 600.0,
+    rate: float | None = None,
+    scale: float | None = None,
+    addr: str = "127.0.0.1:0",
+    extra_args: Sequence[str] = (),
+    binary: str | Path | None = None,
+    timeout: float = 30.0,
+) -> RunningScenario:
+    """Start a zoo scenario and return once it serves pprof (use as a context manager).
+
+    ``duration`` is how long the scenario drives load; it then keeps serving for
+    ``linger`` seconds. ``addr`` fixes the listen address (e.g. to restart a
+    target on the same port). The binary is built on demand unless given.
+
+    Raises:
+        GoNotFoundError, ZooBuildError: the zoo cannot be built.
+        ZooStartError: the process died or stayed silent for ``timeout`` seconds.
+    """
+    exe = str(binary) if binary is not None else str(build_zoo())
+    cmd = [exe, "-scenario", scenario, "-addr", addr]
+    cmd += ["-duration", _seconds(duration), "-linger", _seconds(linger)]
+    if rate is not None:
+        cmd += ["-rate", f"{rate:g}"]
+    if scale is not None:
+        cmd += ["-scale", f"{scale:g}"]
+    cmd += list(extra_args)
+    try:
+        process = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+            preexec_fn=_deathsig_hook(),  # only calls prctl: fork-safe
+        )
+    except OSError as exc:
+        raise ZooStartError(f"cannot start {exe}: {exc.strerror}") from None
+    return RunningScenario(scenario, process, timeout)
