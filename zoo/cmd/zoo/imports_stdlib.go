@@ -1,0 +1,15 @@
+package main
+
+// Standard-library scenarios.
+import (
+	_ "github.com/leakhunter/zoo/scenarios/boundedlru"
+	_ "github.com/leakhunter/zoo/scenarios/burstyload"
+	_ "github.com/leakhunter/zoo/scenarios/chanrecv"
+	_ "github.com/leakhunter/zoo/scenarios/httpbody"
+	_ "github.com/leakhunter/zoo/scenarios/mapcache"
+	_ "github.com/leakhunter/zoo/scenarios/periodicbatch"
+	_ "github.com/leakhunter/zoo/scenarios/sleepers"
+	_ "github.com/leakhunter/zoo/scenarios/syncpool"
+	_ "github.com/leakhunter/zoo/scenarios/tickerleak"
+	_ "github.com/leakhunter/zoo/scenarios/workerpool"
+)

@@ -1,0 +1,109 @@
+// Package httpbody is a stock-availability client that never closes response
+// bodies. The inventory upstream streams NDJSON; the client decodes only the
+// first record and returns without resp.Body.Close(). The unread body keeps the
+// connection out of the keep-alive pool, so every call dials a new connection
+// whose readLoop/writeLoop goroutines and buffers stay behind forever.
+package httpbody
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/leakhunter/zoo/internal/zoo"
+)
+
+func init() {
+	zoo.Register(zoo.Scenario{
+		Name:  "http-body-not-closed",
+		Story: "inventory client decodes the first NDJSON record and never closes resp.Body; connections and their read/write loops pile up",
+		Run:   run,
+	})
+}
+
+// StockLevel is one NDJSON record from the inventory service.
+type StockLevel struct {
+	SKU       string `json:"sku"`
+	Warehouse string `json:"warehouse"`
+	Available int    `json:"available"`
+}
+
+// inventoryServer is the local upstream (a separate service in production).
+type inventoryServer struct {
+	recordsPerReply int
+}
+
+func (s *inventoryServer) serveStock(w http.ResponseWriter, r *http.Request) {
+	sku := r.URL.Query().Get("sku")
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	enc := json.NewEncoder(w)
+	for i := 0; i < s.recordsPerReply; i++ {
+		_ = enc.Encode(StockLevel{SKU: sku, Warehouse: fmt.Sprintf("wh-%03d", i), Available: i * 3})
+	}
+}
+
+// InventoryClient looks up stock levels.
+type InventoryClient struct {
+	baseURL string
+	http    *http.Client
+}
+
+// FetchStock returns the stock level in the primary warehouse.
+// BUG: resp.Body is never closed (and not drained), so the connection can
+// neither be reused nor released.
+func (c *InventoryClient) FetchStock(sku string) (StockLevel, error) {
+	req, err := http.NewRequest(http.MethodGet, c.baseURL+"/v1/stock?sku="+sku, nil)
+	if err != nil {
+		return StockLevel{}, err
+	}
+	req.Header.Set("Accept", "application/x-ndjson")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return StockLevel{}, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return StockLevel{}, fmt.Errorf("inventory: %s", resp.Status)
+	}
+	var first StockLevel
+	err = json.NewDecoder(resp.Body).Decode(&first)
+	return first, err
+}
+
+func startInventoryServer(env zoo.Env) (string, *http.Server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	// Each record is ~60 bytes; the default reply is ~30 KB, far more than
+	// the client's first Decode reads.
+	inv := &inventoryServer{recordsPerReply: max(env.Bytes(500), 50)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/stock", inv.serveStock)
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		// The upstream drops idle keep-alive connections, as a real service
+		// would; the client side still never notices because nobody reads.
+		IdleTimeout: 2 * time.Second,
+	}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), srv, nil
+}
+
+func run(ctx context.Context, env zoo.Env) error {
+	base, _, err := startInventoryServer(env)
+	if err != nil {
+		return err
+	}
+	client := &InventoryClient{
+		baseURL: base,
+		http:    &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}},
+	}
+	zoo.Every(ctx, env.RateOr(30), func(i int) {
+		_, _ = client.FetchStock(fmt.Sprintf("SKU-%06d", i))
+	})
+	return nil
+}

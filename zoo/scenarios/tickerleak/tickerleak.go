@@ -1,0 +1,79 @@
+// Package tickerleak is a session manager that starts a keepalive ticker and a
+// goroutine ranging over ticker.C for every new session, and never stops either
+// when the session ends. Tickers, goroutines and the session state they
+// reference accumulate with traffic.
+package tickerleak
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/leakhunter/zoo/internal/zoo"
+)
+
+func init() {
+	zoo.Register(zoo.Scenario{
+		Name:  "ticker-not-stopped",
+		Story: "each session starts a keepalive time.NewTicker and a goroutine ranging over ticker.C; neither is ever stopped",
+		Run:   run,
+	})
+}
+
+type session struct {
+	id       string
+	user     string
+	lastSeen atomic.Int64
+	pings    atomic.Int64
+	outbox   []byte // per-session send buffer
+}
+
+// SessionManager opens client sessions.
+type SessionManager struct {
+	keepaliveEvery time.Duration
+	outboxSize     int
+	opened         atomic.Int64
+}
+
+// openSession handles a login: it builds the session and starts its keepalive.
+func (m *SessionManager) openSession(id, user string) *session {
+	s := &session{id: id, user: user, outbox: make([]byte, m.outboxSize)}
+	s.lastSeen.Store(time.Now().UnixNano())
+	m.startKeepalive(s)
+	m.opened.Add(1)
+	return s
+}
+
+// startKeepalive pings the session periodically.
+// BUG: the ticker is never stopped and the goroutine never exits, even after
+// the session is closed.
+func (m *SessionManager) startKeepalive(s *session) {
+	t := time.NewTicker(m.keepaliveEvery)
+	go m.keepalive(s, t)
+}
+
+// keepalive ranges over the ticker channel; ticker.C is never closed, so this
+// loop never ends.
+func (m *SessionManager) keepalive(s *session, t *time.Ticker) {
+	for now := range t.C {
+		s.pings.Add(1)
+		if now.UnixNano()-s.lastSeen.Load() > int64(time.Hour) {
+			s.outbox = s.outbox[:0]
+		}
+	}
+}
+
+// closeSession is what the logout path calls; it forgets to stop the keepalive.
+func (m *SessionManager) closeSession(s *session) {
+	s.lastSeen.Store(0)
+}
+
+func run(ctx context.Context, env zoo.Env) error {
+	m := &SessionManager{keepaliveEvery: 2 * time.Second, outboxSize: env.Bytes(8 << 10)}
+	zoo.Every(ctx, env.RateOr(40), func(i int) {
+		s := m.openSession("sess-"+strconv.Itoa(i), "user-"+strconv.Itoa(i%977))
+		m.closeSession(s)
+	})
+	return nil
+}
