@@ -1,0 +1,43 @@
+package kafkasuccesses
+
+import (
+	"fmt"
+	"os"
+	"sync/atomic"
+
+	"github.com/IBM/sarama"
+)
+
+// brokerLog is the sarama.TestReporter the mock broker reports to: it logs
+// (a bounded number of lines) instead of failing a test.
+type brokerLog struct{ lines atomic.Int64 }
+
+func (l *brokerLog) logf(format string, args ...any) {
+	if l.lines.Add(1) <= 20 {
+		fmt.Fprintf(os.Stderr, "mockbroker: "+format+"\n", args...)
+	}
+}
+
+func (l *brokerLog) Error(args ...any)                 { l.logf("%s", fmt.Sprint(args...)) }
+func (l *brokerLog) Errorf(format string, args ...any) { l.logf(format, args...) }
+func (l *brokerLog) Fatal(args ...any)                 { l.logf("fatal: %s", fmt.Sprint(args...)) }
+func (l *brokerLog) Fatalf(format string, args ...any) { l.logf("fatal: "+format, args...) }
+func (l *brokerLog) Helper()                           {}
+
+// startCluster starts a one-broker Kafka stand-in on loopback that leads every
+// partition of topic and acknowledges every produce request.
+func startCluster(topic string, partitions int32) *sarama.MockBroker {
+	rep := &brokerLog{}
+	b := sarama.NewMockBrokerAddr(rep, 1, "127.0.0.1:0")
+	meta := sarama.NewMockMetadataResponse(rep).SetBroker(b.Addr(), b.BrokerID()).SetController(b.BrokerID())
+	produce := sarama.NewMockProduceResponse(rep)
+	for p := int32(0); p < partitions; p++ {
+		meta.SetLeader(topic, p, b.BrokerID())
+		produce.SetError(topic, p, sarama.ErrNoError)
+	}
+	b.SetHandlerByMap(map[string]sarama.MockResponse{
+		"MetadataRequest": meta,
+		"ProduceRequest":  produce,
+	})
+	return b
+}
