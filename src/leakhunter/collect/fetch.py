@@ -64,16 +64,17 @@ class FetchOptions:
 class FetchError(TargetError):
     """One failed request, as one line; ``status`` is set for HTTP error answers."""
 
-    def __init__(self, url: str, problem: str, status: int | None = None) -> None:
+    def __init__(
+        self, url: str, problem: str, status: int | None = None, *, retryable: bool | None = None
+    ) -> None:
         super().__init__(f"GET {url}: {problem}")
         self.url = url
         self.problem = problem
         self.status = status
-
-    @property
-    def retryable(self) -> bool:
-        """Return True for failures worth another attempt (network, timeout, 429, 5xx)."""
-        return self.status is None or self.status in _RETRY_STATUS
+        #: Worth another attempt: network trouble, timeouts, 429 and 5xx by default.
+        self.retryable = (
+            (status is None or status in _RETRY_STATUS) if retryable is None else retryable
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +209,9 @@ class Fetcher:
                         raise FetchError(url, f"timed out after {timeout:g}s (slow body)")
                     if size + len(chunk) > cap:
                         if not truncate:
-                            raise FetchError(url, f"response larger than the {cap}-byte limit")
+                            raise FetchError(
+                                url, f"response larger than the {cap}-byte limit", retryable=False
+                            )
                         chunks.append(chunk[: cap - size])
                         truncated = True
                         break

@@ -1,0 +1,30 @@
+"""Shared fixtures. Keep this file small: put helpers in the test modules that use them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def zoo_binary() -> Path:
+    """Build (or reuse the cached) zoo binary; skip loudly when Go is missing."""
+    from leakhunter.harness.build import GoNotFoundError, build_zoo
+
+    try:
+        return build_zoo()
+    except GoNotFoundError as exc:
+        pytest.skip(f"Go toolchain not found: {exc}")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip every @pytest.mark.go test with a clear reason when there is no Go."""
+    if item.get_closest_marker("go") is None:
+        return
+    from leakhunter.harness.build import GoNotFoundError, find_go
+
+    try:
+        find_go()
+    except GoNotFoundError as exc:
+        pytest.skip(f"Go toolchain not found: {exc}")
