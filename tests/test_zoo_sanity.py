@@ -1,0 +1,156 @@
+"""Sanity of the zoo itself (not of the detector): each scenario does what its manifest says.
+
+Every scenario in the manifest runs ~13 s under 1 s snapshots (three at a time:
+the machine has two cores and most scenarios idle between operations), then its
+exact runtime figures are checked: a heap?gc=1&debug=1 answer ends with
+runtime.MemStats; what the manifest says ``grows`` grows with a clear, steady
+trend; controls (verdict no-leak) stay bounded. LEAKHUNTER_ZOO_SANITY_SECONDS
+changes the window; LEAKHUNTER_ZOO_SANITY_REPORT writes a per-scenario summary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from leakhunter.collect.fetch import Fetcher, FetchOptions
+from leakhunter.collect.session import SnapshotRecord, load_session
+from leakhunter.collect.watch import WatchOptions, collect
+from leakhunter.errors import LeakhunterError
+from leakhunter.formats.memstats import parse_memstats, split_heap_text
+from leakhunter.harness.build import ZooBuildError
+from leakhunter.harness.manifest import ZooScenario, load_manifest
+from leakhunter.harness.run import start
+
+pytestmark = [pytest.mark.go, pytest.mark.slow]
+
+SECONDS = int(os.environ.get("LEAKHUNTER_ZOO_SANITY_SECONDS", "13"))
+PARALLEL = 3
+MiB = 1 << 20
+
+
+def _manifest() -> tuple[ZooScenario, ...]:
+    try:
+        return load_manifest()
+    except ZooBuildError:
+        return ()
+
+
+SCENARIOS = _manifest()
+
+
+@dataclass(frozen=True)
+class Run:
+    records: tuple[SnapshotRecord, ...] = ()
+    memstats_text_ok: bool = False
+    error: str = ""
+
+    def series(self, key: str) -> list[int]:
+        if key == "goroutines":
+            return [r.goroutines or 0 for r in self.records]
+        return [r.memstats[key] for r in self.records]
+
+
+def _observe(scenario: str, binary: Path, out: Path) -> Run:
+    try:
+        with start(scenario, binary=binary, duration=SECONDS + 30, linger=60) as run:
+            with Fetcher(FetchOptions(timeout=10)) as f:
+                text = f.get(run.url + "/debug/pprof/heap?gc=1&debug=1").content.decode()
+            _, block = split_heap_text(text)
+            ok = bool(block) and text.rstrip().endswith(block.rstrip())
+            ok = ok and parse_memstats(block).heap_alloc > 0
+            options = WatchOptions(
+                interval=1.0,
+                snapshots=SECONDS,
+                goroutine_dumps=False,
+                fetch=FetchOptions(timeout=10, retries=1),
+            )
+            collect(run.url, options, out)
+        records = tuple(s.record for s in load_session(out).snapshots)
+        return Run(records, ok)
+    except LeakhunterError as exc:
+        return Run(error=str(exc))
+
+
+@pytest.fixture(scope="module")
+def runs(zoo_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    root = tmp_path_factory.mktemp("sanity")
+    results: dict[str, Run] = {}
+    lock = threading.Lock()
+
+    def one(sc: ZooScenario) -> None:
+        run = _observe(sc.name, zoo_binary, root / sc.name)
+        with lock:
+            results[sc.name] = run
+
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        list(pool.map(one, SCENARIOS))
+    report = os.environ.get("LEAKHUNTER_ZOO_SANITY_REPORT")
+    if report:
+        Path(report).write_text(json.dumps({n: _summary(r) for n, r in results.items()}, indent=1))
+    return results
+
+
+def _summary(run: Run) -> dict[str, object]:
+    if run.error:
+        return {"error": run.error}
+    return {
+        k: [run.series(k)[0], max(run.series(k)), run.series(k)[-1]]
+        for k in ("HeapAlloc", "goroutines", "TotalAlloc")
+    } | {"trend_heap": _tau(run.series("HeapAlloc")), "trend_g": _tau(run.series("goroutines"))}
+
+
+def _tau(xs: Sequence[int]) -> float:
+    """Kendall's tau of xs against time: +1 steadily up, 0 no trend."""
+    n = len(xs)
+    s = sum((xs[j] > xs[i]) - (xs[j] < xs[i]) for i in range(n) for j in range(i + 1, n))
+    return s / (n * (n - 1) / 2) if n > 1 else 0.0
+
+
+def _grows(xs: Sequence[int], min_gain: float, rel: float) -> str:
+    gain = xs[-1] - xs[0]
+    if gain < max(min_gain, rel * xs[0]):
+        return f"gained only {gain} ({xs[0]} -> {xs[-1]})"
+    if _tau(xs) < 0.6:
+        return f"no steady trend (tau {_tau(xs):.2f}): {list(xs)}"
+    return ""
+
+
+def _bounded(xs: Sequence[int], slack: float, rel: float) -> str:
+    half = len(xs) // 2
+    first, second = max(xs[:half]), max(xs[half:])
+    if second > first * (1 + rel) + slack:
+        return f"second half max {second} well above first half max {first}: {list(xs)}"
+    return ""
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_scenario_behaves_as_its_manifest_says(scenario: ZooScenario, runs: dict[str, Run]) -> None:
+    run = runs[scenario.name]
+    assert not run.error, run.error
+    assert run.memstats_text_ok, "heap?gc=1&debug=1 does not end with # runtime.MemStats"
+    assert len(run.records) == SECONDS
+    assert all(r.memstats for r in run.records), [dict(r.errors) for r in run.records]
+    assert all(r.epoch == 0 for r in run.records)
+    problems = []
+    if "heap" in scenario.grows:
+        problems.append(_grows(run.series("HeapAlloc"), 1 * MiB, 0.2))
+    if "goroutines" in scenario.grows:
+        problems.append(_grows(run.series("goroutines"), 10, 0.1))
+    if "allocs" in scenario.grows:
+        allocated = run.series("TotalAlloc")[-1] - run.series("TotalAlloc")[0]
+        retained = max(run.series("HeapAlloc")) - run.series("HeapAlloc")[0]
+        if allocated < 20 * max(retained, 4 * MiB):
+            problems.append(f"allocated {allocated} B vs {retained} B retained: not churn")
+    if scenario.verdict != "leak":
+        problems.append(_bounded(run.series("HeapAlloc"), 2 * MiB, 0.25))
+        problems.append(_bounded(run.series("goroutines"), 10, 0.25))
+    problems = [p for p in problems if p]
+    assert not problems, f"{scenario.name}: " + "; ".join(problems)
