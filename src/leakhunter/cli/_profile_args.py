@@ -8,7 +8,7 @@ import sys
 
 from leakhunter.errors import UsageError
 from leakhunter.model.profile import Profile
-from leakhunter.ops.aggregate import Granularity, top
+from leakhunter.ops.aggregate import Granularity, report_total, top
 from leakhunter.ops.filter import filter_samples
 from leakhunter.report.top_text import render_top_json, render_top_text
 
@@ -54,8 +54,11 @@ def run_top(profile: Profile, args: argparse.Namespace, title: str) -> int:
         index = profile.sample_index(args.sample_index)
     except KeyError as exc:
         raise UsageError(str(exc.args[0])) from None
+    # pprof reports percentages of the whole profile, so the total is taken
+    # before --focus/--ignore drop samples.
+    total = report_total(profile, index)
     profile = filter_samples(profile, args.focus, args.ignore)
-    report = top(profile, index, Granularity(args.by), args.n, args.node_fraction)
+    report = top(profile, index, Granularity(args.by), args.n, args.node_fraction, total=total)
     text = render_top_json(report) if args.json else render_top_text(report, title)
     sys.stdout.write(text + "\n")
     return 0

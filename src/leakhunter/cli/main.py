@@ -20,10 +20,19 @@ __all__ = ["main"]
 
 def _commands() -> list[Command]:
     # Imported here so `leakhunter --version` stays fast. One line per command.
+    from leakhunter.cli.analyze import AnalyzeCommand
+    from leakhunter.cli.demo import DemoCommand
     from leakhunter.cli.diff import DiffCommand
     from leakhunter.cli.top import TopCommand
+    from leakhunter.cli.watch import WatchCommand
 
-    commands: list[Command] = [TopCommand(), DiffCommand()]
+    commands: list[Command] = [
+        WatchCommand(),
+        AnalyzeCommand(),
+        DemoCommand(),
+        TopCommand(),
+        DiffCommand(),
+    ]
     try:
         from leakhunter.cli.goroutines import GoroutinesCommand  # type: ignore[import-not-found,unused-ignore]
     except ImportError:  # pragma: no cover - during bring-up only

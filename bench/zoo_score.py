@@ -1,0 +1,233 @@
+"""Scorecard: leakhunter's verdicts on every zoo scenario, against three baselines.
+
+Records (or reuses) one session per scenario, 15 snapshots at 1 s, then scores:
+  leakhunter - the full analysis (analyze_dir);
+  by-hand    - what an engineer does: diff the first and last heap profiles and
+               goroutine groups, blame the top grower (leak if heap or goroutines
+               grew by more than 10%);
+  leakprof   - LeakProf's rule: >= T goroutines parked on a channel op at one place;
+  gleak      - Go's goroutineleak profile at the last snapshot (any leaked => leak).
+A leak scores recall if called "leak", culprit if its culprit function is one the
+manifest lists; a control or churn called "leak" is a false alarm. Churn must
+also get a churn finding.
+
+    python bench/zoo_score.py [--sessions DIR] [--jobs 3] [--only NAME ...] [--rerecord]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from leakhunter.analyze.engine import analyze_dir
+from leakhunter.analyze.frames import AppMatcher, Origin
+from leakhunter.analyze.series import profile_frames
+from leakhunter.collect.session import Snapshot, load_session
+from leakhunter.harness.build import build_zoo
+from leakhunter.harness.manifest import ZooScenario, load_manifest
+from leakhunter.harness.record import record
+from leakhunter.model.goroutine import Frame
+from leakhunter.model.profile import Profile
+
+LEAKPROF_T = 100
+CHANNEL_LEAVES = ("runtime.chanrecv", "runtime.chansend", "runtime.selectgo", "runtime.block")
+
+
+@dataclass
+class Call:
+    verdict: str  # leak | no-leak | churn | inconclusive
+    culprit: str | None
+
+
+def _interesting(frames: tuple[Frame, ...], m: AppMatcher) -> str | None:
+    for f in frames:
+        if m.is_app(f):
+            return f.function
+    for f in frames:
+        if m.origin(f) is not Origin.RUNTIME:
+            return f.function
+    return frames[0].function if frames else None
+
+
+def _per_function(p: Profile, index: int) -> dict[str, float]:
+    """Flat value per innermost app-or-library frame, the way `top` attributes."""
+    m = AppMatcher.detect([f for fr in profile_frames(p) for f in fr])
+    frames_of = profile_frames(p)
+    idx = {loc.id: i for i, loc in enumerate(p.locations)}
+    out: dict[str, float] = {}
+    col = p.column(index)
+    for s, v in zip(p.sample_stack.tolist(), col.tolist(), strict=True):
+        if not v:
+            continue
+        stack = tuple(f for lid in p.stacks.get(s) for f in frames_of[idx[lid]])
+        name = _interesting(stack, m) or "?"
+        out[name] = out.get(name, 0.0) + v
+    return out
+
+
+def _stack_groups(p: Profile) -> list[tuple[float, tuple[Frame, ...]]]:
+    frames_of = profile_frames(p)
+    idx = {loc.id: i for i, loc in enumerate(p.locations)}
+    col = p.column(0)
+    acc: dict[tuple[Frame, ...], float] = {}
+    for s, v in zip(p.sample_stack.tolist(), col.tolist(), strict=True):
+        stack = tuple(f for lid in p.stacks.get(s) for f in frames_of[idx[lid]])
+        acc[stack] = acc.get(stack, 0.0) + v
+    return sorted(((v, k) for k, v in acc.items()), key=lambda x: -x[0])
+
+
+def by_hand(snaps: list[Snapshot]) -> Call:
+    first, last = snaps[0], snaps[-1]
+    h0, h1 = first.profile("heap"), last.profile("heap")
+    i = h0.sample_index("inuse_space")
+    a, b = _per_function(h0, i), _per_function(h1, i)
+    growth = {k: b.get(k, 0.0) - a.get(k, 0.0) for k in set(a) | set(b)}
+    top_heap = max(growth.items(), key=lambda kv: kv[1], default=("", 0.0))
+    heap_grew = h1.total(i) > 1.1 * max(h0.total(i), 1)
+    g0, g1 = first.profile("goroutine"), last.profile("goroutine")
+    m = AppMatcher.detect([f for fr in profile_frames(g1) for f in fr])
+    c0 = {k: v for v, k in _stack_groups(g0)}
+    best = (0.0, None)
+    for v, k in _stack_groups(g1):
+        d = v - c0.get(k, 0.0)
+        if d > best[0]:
+            best = (d, k)
+    gor_grew = g1.total(0) > 1.1 * max(g0.total(0), 1) and best[0] > 0
+    if not heap_grew and not gor_grew:
+        return Call("no-leak", None)
+    heap_rel = top_heap[1] / max(h0.total(i), 1)
+    gor_rel = best[0] / max(g0.total(0), 1)
+    if gor_grew and (not heap_grew or gor_rel > heap_rel) and best[1] is not None:
+        return Call("leak", _interesting(best[1], m))
+    return Call("leak", top_heap[0] or None)
+
+
+def leakprof(snaps: list[Snapshot]) -> Call:
+    g = snaps[-1].profile("goroutine")
+    m = AppMatcher.detect([f for fr in profile_frames(g) for f in fr])
+    for v, stack in _stack_groups(g):
+        if v >= LEAKPROF_T and any(f.function.startswith(CHANNEL_LEAVES) for f in stack[:3]):
+            return Call("leak", _interesting(stack, m))
+    return Call("no-leak", None)
+
+
+def gleak(snaps: list[Snapshot]) -> Call:
+    last = snaps[-1]
+    if not last.has("goroutineleak"):
+        return Call("no-leak", None)
+    g = last.profile("goroutineleak")
+    if g.total(0) <= 0:
+        return Call("no-leak", None)
+    m = AppMatcher.detect([f for fr in profile_frames(g) for f in fr])
+    groups = _stack_groups(g)
+    return Call("leak", _interesting(groups[0][1], m) if groups else None)
+
+
+def ours(path: Path) -> tuple[Call, bool, dict[str, object]]:
+    v = analyze_dir(path)
+    leaks = [f for f in v.findings if f.verdict.value == "leak"]
+    churn = any(f.kind.value == "churn" for f in v.findings)
+    culprit = leaks[0].culprit.function if leaks and leaks[0].culprit else None
+    info = {
+        "summary": v.summary,
+        "findings": [
+            f"{f.verdict.value}/{f.kind.value} {f.culprit.function if f.culprit else '?'} "
+            f"({f.confidence})"
+            for f in v.findings
+        ],
+    }
+    return Call(v.verdict.value, culprit), churn, info
+
+
+def score(sc: ZooScenario, call: Call, churn: bool | None = None) -> tuple[bool, bool, bool]:
+    """Return (verdict right, culprit right, false alarm)."""
+    if sc.verdict == "leak":
+        hit = call.verdict == "leak"
+        return hit, hit and call.culprit in sc.culprits, False
+    alarm = call.verdict == "leak"
+    right = not alarm and (sc.verdict != "churn" or churn is None or churn)
+    return right, right, alarm
+
+
+def record_one(sc: ZooScenario, root: Path, rerecord: bool, binary: Path) -> Path:
+    out = root / sc.name
+    if out.exists() and not rerecord and any(out.glob("*.json")):
+        return out
+    if out.exists():
+        shutil.rmtree(out)
+    record(sc.name, out, snapshots=15, interval=1.0, binary=binary)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--sessions", default=str(Path.home() / ".cache/leakhunter/zoo-sessions"))
+    ap.add_argument("--jobs", type=int, default=3)
+    ap.add_argument("--only", nargs="*")
+    ap.add_argument("--rerecord", action="store_true")
+    ap.add_argument("--json", help="write the scorecard as JSON here")
+    args = ap.parse_args()
+    scenarios = [s for s in load_manifest() if not args.only or s.name in args.only]
+    root = Path(args.sessions)
+    root.mkdir(parents=True, exist_ok=True)
+    binary = build_zoo()
+    t0 = time.monotonic()
+    with cf.ThreadPoolExecutor(args.jobs) as pool:
+        paths = dict(zip([s.name for s in scenarios], pool.map(
+            lambda s: record_one(s, root, args.rerecord, binary), scenarios), strict=True))
+    print(f"sessions ready in {time.monotonic() - t0:.0f} s under {root}\n", file=sys.stderr)
+    names = ["leakhunter", "by-hand", "leakprof", "gleak"]
+    totals = {n: np.zeros(4, dtype=int) for n in names}  # recall, culprit, alarms, right
+    n_leaks = sum(1 for s in scenarios if s.verdict == "leak")
+    rows = []
+    print(f"{'scenario':34} {'expect':8} " + " ".join(f"{n:>24}" for n in names))
+    for sc in scenarios:
+        snaps = list(load_session(paths[sc.name]).snapshots)
+        mine, churn, info = ours(paths[sc.name])
+        calls = {"leakhunter": mine, "by-hand": by_hand(snaps), "leakprof": leakprof(snaps),
+                 "gleak": gleak(snaps)}
+        cells = []
+        for n in names:
+            right, cul, alarm = score(sc, calls[n], churn if n == "leakhunter" else None)
+            t = totals[n]
+            if sc.verdict == "leak":
+                t[0] += right
+                t[1] += cul
+            t[2] += alarm
+            t[3] += right
+            mark = ("ok" if right else "MISS") if sc.verdict == "leak" else (
+                "FALSE ALARM" if alarm else "ok")
+            if sc.verdict == "leak" and right:
+                mark += "+culprit" if cul else " wrong-culprit"
+            cells.append(f"{mark:>24}")
+        print(f"{sc.name:34} {sc.verdict:8} " + " ".join(cells))
+        if not score(sc, mine, churn)[0] or (sc.verdict == "leak" and not score(sc, mine)[1]):
+            print(f"    leakhunter: {info['summary']}")
+            for line in info["findings"][:4]:  # type: ignore[index]
+                print(f"      {line}")
+            print(f"      expected culprit: {', '.join(sc.culprits) or '-'}")
+        rows.append({"scenario": sc.name, "expected": sc.verdict,
+                     "calls": {n: calls[n].__dict__ for n in names}})
+    print()
+    print(f"{'':43}" + " ".join(f"{n:>24}" for n in names))
+    for label, i, denom in (("recall", 0, n_leaks), ("culprit", 1, n_leaks),
+                            ("false alarms", 2, None), ("all right", 3, len(scenarios))):
+        cells = [f"{totals[n][i]}/{denom}" if denom else f"{totals[n][i]}" for n in names]
+        print(f"{label:43}" + " ".join(f"{c:>24}" for c in cells))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows, "totals": {
+            n: dict(zip(["recall", "culprit", "false_alarms", "right"], totals[n].tolist(),
+                        strict=True)) for n in names}}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

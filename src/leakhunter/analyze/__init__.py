@@ -1,0 +1,1 @@
+"""Analysis: per-site series, trend statistics, goroutine signals, culprit, verdict."""

@@ -1,0 +1,120 @@
+"""Whose code is a frame? Application vs standard library vs third-party, and the culprit.
+
+The culprit of a finding is the innermost frame of the application's own code:
+the line a human would change. Go frames are classified by file path (GOROOT,
+module cache, vendor) and package path (no dot in the first element means the
+standard library), which works for -trimpath builds too. ``--app-prefix``
+overrides the guess with an explicit function-name prefix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from leakhunter.model.goroutine import Frame
+
+__all__ = ["AppMatcher", "Origin", "culprit", "package_of"]
+
+
+class Origin(StrEnum):
+    """Where a frame's code comes from."""
+
+    APP = "app"
+    STDLIB = "stdlib"
+    THIRD_PARTY = "third-party"
+    RUNTIME = "runtime"
+
+
+_PY_STDLIB = re.compile(r"(^|/)(lib/python3\.\d+|lib64/python3\.\d+)/(?!site-packages/)")
+_SITE = re.compile(r"(site-packages|dist-packages)/")
+
+
+def package_of(function: str) -> str:
+    """Return the Go package path of a function name.
+
+    ``github.com/a/b/pkg.(*T).M`` -> ``github.com/a/b/pkg``; ``main.f`` -> ``main``.
+    """
+    slash = function.rfind("/")
+    dot = function.find(".", slash + 1)
+    return function[:dot] if dot >= 0 else function
+
+
+@dataclass(frozen=True, slots=True)
+class AppMatcher:
+    """Classifies frames; built once per analysis from all the frames it saw."""
+
+    prefix: str | None = None
+    goroot: str | None = None
+
+    def origin(self, frame: Frame) -> Origin:
+        """Return the origin of one frame."""
+        fn, file = frame.function, frame.file
+        if self.prefix is not None:
+            if fn.startswith((self.prefix, "main.")):
+                return Origin.APP
+            return Origin.RUNTIME if _is_runtime(fn) else Origin.THIRD_PARTY
+        if _is_runtime(fn):
+            return Origin.RUNTIME
+        if file.endswith(".py"):
+            return _python_origin(file)
+        if self.goroot and file.startswith(self.goroot):
+            return Origin.STDLIB
+        if "/pkg/mod/" in file or "/vendor/" in file or "@v" in file:
+            return Origin.THIRD_PARTY
+        pkg = package_of(fn)
+        first = pkg.split("/", 1)[0]
+        if pkg == "main" or fn.startswith("main."):
+            return Origin.APP
+        if "." not in first:
+            # no domain: standard library (or a module named without one)
+            if self.goroot or not file or not file.startswith("/"):
+                return Origin.STDLIB
+            return Origin.APP if "/src/" not in file else Origin.STDLIB
+        return Origin.APP if file else Origin.THIRD_PARTY
+
+    def is_app(self, frame: Frame) -> bool:
+        """Return True for frames of the application's own code."""
+        return self.origin(frame) is Origin.APP
+
+    @staticmethod
+    def detect(frames: Iterable[Frame], prefix: str | None = None) -> AppMatcher:
+        """Build a matcher, finding GOROOT from the runtime's own file paths."""
+        goroot = None
+        for f in frames:
+            if f.function.startswith("runtime.") and "/src/runtime/" in f.file:
+                goroot = f.file[: f.file.index("/src/runtime/") + 1]
+                break
+        return AppMatcher(prefix=prefix, goroot=goroot)
+
+
+def _is_runtime(function: str) -> bool:
+    return function.startswith(("runtime.", "runtime/internal", "internal/runtime"))
+
+
+def _python_origin(file: str) -> Origin:
+    if _SITE.search(file):
+        return Origin.THIRD_PARTY
+    if _PY_STDLIB.search(file) or file.startswith("<frozen"):
+        return Origin.STDLIB
+    return Origin.APP
+
+
+def culprit(frames: Sequence[Frame], matcher: AppMatcher) -> Frame | None:
+    """Return the innermost application frame, or None if the stack has none."""
+    for f in frames:
+        if matcher.is_app(f):
+            return f
+    return None
+
+
+def first_interesting(frames: Sequence[Frame], matcher: AppMatcher) -> Frame | None:
+    """Return the innermost frame that is not runtime plumbing (fallback culprit)."""
+    for f in frames:
+        if matcher.origin(f) is not Origin.RUNTIME and not f.function.startswith(
+            ("sync.", "internal/", "syscall.")
+        ):
+            return f
+    return frames[0] if frames else None

@@ -1,0 +1,134 @@
+"""Stream a session's snapshots into per-site series, one snapshot in memory at a time.
+
+Each heap profile is reduced to inuse bytes/objects and alloc bytes per *site*
+(stacks grouped by their culprit frame), each goroutine profile to counts per
+*group* (identical function+line stacks). Stacks are keyed across snapshots by
+their location addresses (stable within one process), so the frame walk and
+culprit search run once per distinct stack, not once per snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from leakhunter.analyze.frames import AppMatcher, culprit, first_interesting
+from leakhunter.model.goroutine import Frame
+from leakhunter.model.profile import Profile
+
+__all__ = ["SeriesTable", "StackResolver", "profile_frames"]
+
+
+def profile_frames(profile: Profile) -> list[tuple[Frame, ...]]:
+    """Return, per location (in profile.locations order), its frames innermost first."""
+    funcs = {f.id: f for f in profile.functions}
+    out = []
+    for loc in profile.locations:
+        frames = []
+        for ln in loc.lines:
+            f = funcs.get(ln.function_id)
+            if f is not None:
+                frames.append(Frame(f.name, f.filename, ln.line))
+        if not frames:
+            frames.append(Frame(f"0x{loc.address:x}" if loc.address else "<unknown>"))
+        out.append(tuple(frames))
+    return out
+
+
+@dataclass(slots=True)
+class SeriesTable:
+    """Values per key over snapshots; rows grow as new keys appear (zeros before)."""
+
+    n: int = 0
+    rows: dict[str, list[float]] = field(default_factory=dict)
+
+    def start_snapshot(self) -> None:
+        """Open a new column (every existing row gets a 0 for it)."""
+        self.n += 1
+        for row in self.rows.values():
+            row.append(0.0)
+
+    def add(self, key: str, value: float) -> None:
+        """Add value to key's cell in the current column."""
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = [0.0] * self.n
+        row[-1] += value
+
+    def array(self, key: str) -> npt.NDArray[np.float64]:
+        """Return one row as an array."""
+        return np.asarray(self.rows[key], dtype=np.float64)
+
+
+@dataclass(slots=True)
+class _StackInfo:
+    site: str
+    frames: tuple[Frame, ...]
+
+
+class StackResolver:
+    """Maps stacks of successive profiles to stable keys, caching per address sequence."""
+
+    def __init__(self, key_of: Callable[[tuple[Frame, ...]], str]) -> None:
+        self._key_of = key_of
+        self._cache: dict[bytes, _StackInfo] = {}
+
+    def resolve(self, profile: Profile) -> list[_StackInfo]:
+        """Return the key and frames of every interned stack of profile."""
+        locs = profile.locations
+        addrs = np.fromiter((loc.address for loc in locs), np.uint64, len(locs))
+        by_address = (
+            bool(addrs.size) and bool((addrs != 0).all()) and len(np.unique(addrs)) == len(addrs)
+        )
+        ids = np.fromiter((loc.id for loc in locs), np.uint64, len(locs))
+        order = np.argsort(ids)
+        stacks = profile.stacks
+        if ids.size and stacks.location_ids.size:
+            loc_index = order[np.searchsorted(ids[order], stacks.location_ids)]
+        else:
+            loc_index = np.zeros(0, np.int64)
+        if by_address:
+            keyed = addrs[loc_index]
+        else:
+            # no stable addresses (e.g. Python agent): key locations by their frames
+            sigs = {fr: i for i, fr in enumerate(dict.fromkeys(profile_frames(profile)))}
+            frames_of = profile_frames(profile)
+            keyed = np.fromiter(
+                (sigs[frames_of[i]] for i in loc_index.tolist()), np.uint64, len(loc_index)
+            )
+        raw = keyed.tobytes()
+        offs = (stacks.offsets * 8).tolist()
+        out: list[_StackInfo] = []
+        frames_cache: list[tuple[Frame, ...]] | None = None
+        for s in range(len(stacks)):
+            k = raw[offs[s] : offs[s + 1]]
+            info = self._cache.get(k)
+            if info is None:
+                if frames_cache is None:
+                    frames_cache = profile_frames(profile)
+                li = loc_index[stacks.offsets[s] : stacks.offsets[s + 1]].tolist()
+                frames = tuple(fr for i in li for fr in frames_cache[i])
+                info = self._cache[k] = _StackInfo(self._key_of(frames), frames)
+            out.append(info)
+        return out
+
+
+def site_key(matcher: AppMatcher) -> Callable[[tuple[Frame, ...]], str]:
+    """Key heap stacks by culprit function (or the first interesting frame)."""
+
+    def key(frames: tuple[Frame, ...]) -> str:
+        c = culprit(frames, matcher)
+        if c is not None:
+            return c.function
+        f = first_interesting(frames, matcher)
+        return f"~{f.function}" if f else "~<empty>"
+
+    return key
+
+
+def group_key(frames: Sequence[Frame]) -> str:
+    """Key goroutine stacks by function+line of every frame (arguments never enter)."""
+    return "|".join(f"{f.function}:{f.line}" for f in frames if f.function != "runtime.goexit")

@@ -1,0 +1,98 @@
+"""`leakhunter demo`: watch a real leaking zoo service for ~30 s and print the verdict."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import ClassVar
+
+from leakhunter.cli._verdict_out import add_verdict_options, analyze_options, emit_verdict
+
+__all__ = ["DemoCommand"]
+
+DEFAULT_SCENARIO = "grpc-stream-not-closed"
+
+
+class DemoCommand:
+    """Build and start a zoo leak, watch it, print the verdict (offline fallback without Go)."""
+
+    name: ClassVar[str] = "demo"
+    help: ClassVar[str] = "watch a real leaking demo service for ~30 s and print the verdict"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Declare --scenario, --snapshots, --interval, --out and the verdict options."""
+        parser.add_argument(
+            "--scenario",
+            default=DEFAULT_SCENARIO,
+            help=f"zoo scenario (default {DEFAULT_SCENARIO})",
+        )
+        parser.add_argument("--snapshots", type=int, default=16, help="snapshots (default 16)")
+        parser.add_argument(
+            "--interval", type=float, default=2.0, help="seconds between snapshots (default 2)"
+        )
+        parser.add_argument("--out", metavar="DIR", help="keep the session here")
+        parser.add_argument(
+            "--offline",
+            action="store_true",
+            help="analyse the recorded demo session instead of running a service",
+        )
+        add_verdict_options(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Run the live demo, or the recorded one when Go is missing."""
+        from leakhunter.harness.build import GoNotFoundError, build_zoo
+
+        if args.offline:
+            return self._offline(args, "--offline given")
+        try:
+            say(
+                "building the leak zoo (cached after the first time; the first build "
+                "downloads modules and takes a few minutes)..."
+            )
+            binary = build_zoo()
+        except GoNotFoundError as exc:
+            return self._offline(args, str(exc))
+        return self._live(args, binary)
+
+    def _live(self, args: argparse.Namespace, binary: Path) -> int:
+        from leakhunter.cli._watch_run import run_watch
+        from leakhunter.collect.watch import WatchOptions
+        from leakhunter.harness.run import start
+
+        window = (args.snapshots - 1) * args.interval
+        with start(args.scenario, duration=window + 60, linger=60, binary=binary) as svc:
+            say(f"started zoo scenario {args.scenario} (pid {svc.pid}) at {svc.url}")
+            say(f"watching it: {args.snapshots} snapshots, every {args.interval:g} s")
+            out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="leakhunter-demo-"))
+            if args.out is None:
+                out = out / "session"
+            wopts = WatchOptions(interval=args.interval, snapshots=args.snapshots)
+            verdict = run_watch(
+                svc.url,
+                wopts,
+                analyze_options(args),
+                out,
+                manifest_options={"zoo_scenario": args.scenario},
+                color=not args.no_color and sys.stderr.isatty(),
+            )
+        return emit_verdict(verdict, args)
+
+    def _offline(self, args: argparse.Namespace, why: str) -> int:
+        from leakhunter.analyze.engine import analyze_dir
+        from leakhunter.harness.recorded import demo_session
+
+        with demo_session() as (path, info):
+            say(
+                f"no live demo ({why}); analysing a real session recorded from the zoo "
+                f"({info}) instead"
+            )
+            verdict = analyze_dir(path, analyze_options(args))
+        return emit_verdict(verdict, args)
+
+
+def say(text: str) -> None:
+    """Print a progress line on stderr."""
+    sys.stderr.write(f"leakhunter demo: {text}\n")
+    sys.stderr.flush()

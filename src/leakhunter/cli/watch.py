@@ -1,0 +1,80 @@
+"""`leakhunter watch URL`: take snapshots over time, then print the verdict."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import urlsplit
+
+from leakhunter.cli._verdict_out import add_verdict_options, analyze_options, emit_verdict
+from leakhunter.cli.parse import duration
+
+__all__ = ["WatchCommand", "add_watch_options", "default_out_dir"]
+
+
+def add_watch_options(parser: argparse.ArgumentParser) -> None:
+    """Declare the collection options shared by watch and check."""
+    parser.add_argument(
+        "--interval",
+        type=duration,
+        default=15.0,
+        metavar="DUR",
+        help="time between snapshots (default 15s)",
+    )
+    stop = parser.add_mutually_exclusive_group()
+    stop.add_argument(
+        "--duration", type=duration, metavar="DUR", help="how long to watch (default 10m)"
+    )
+    stop.add_argument("--snapshots", type=int, metavar="N", help="how many snapshots to take")
+    parser.add_argument(
+        "--out", metavar="DIR", help="session folder (default: ./leakhunter-sessions/...)"
+    )
+    parser.add_argument("--allocs", action="store_true", help="also collect allocs profiles")
+    parser.add_argument("--no-dumps", action="store_true", help="never fetch full debug=2 dumps")
+    parser.add_argument(
+        "--timeout", type=duration, default=10.0, metavar="DUR", help="per-request timeout"
+    )
+    parser.add_argument("--retries", type=int, default=2, metavar="N", help="retries per request")
+    parser.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="extra request header",
+    )
+    parser.add_argument("--token", metavar="TOKEN", help="bearer token (or LEAKHUNTER_TOKEN)")
+    parser.add_argument("--ca-file", metavar="PEM", help="CA bundle for https targets")
+    parser.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+
+
+def default_out_dir(url: str) -> Path:
+    """Return ./leakhunter-sessions/<host>-<port>-<timestamp>."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    host = (parts.hostname or "target").replace(":", "_")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("leakhunter-sessions") / f"{host}-{parts.port or 80}-{stamp}"
+
+
+class WatchCommand:
+    """Watch a live target's pprof endpoints and judge its memory over time."""
+
+    name: ClassVar[str] = "watch"
+    help: ClassVar[str] = "snapshot a running service over time, then print the leak verdict"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Declare URL and the collection and verdict options."""
+        parser.add_argument("url", metavar="URL", help="the target's base or pprof URL")
+        add_watch_options(parser)
+        add_verdict_options(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Collect, analyse and report."""
+        out = Path(args.out) if args.out else default_out_dir(args.url)
+        color = not args.no_color and sys.stderr.isatty()
+        from leakhunter.cli._watch_run import run_watch, watch_options
+
+        verdict = run_watch(args.url, watch_options(args), analyze_options(args), out, color=color)
+        return emit_verdict(verdict, args)

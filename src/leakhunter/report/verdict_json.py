@@ -1,0 +1,118 @@
+"""Render a Verdict as JSON, schema "leakhunter.verdict/1" (DESIGN.md contract).
+
+The fields of the contract come first and keep their meaning; everything else
+(series for charts, goroutine facts, notes) is added alongside, which the
+contract allows. Changing a contract field means a new schema version.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from leakhunter.analyze.verdict import Finding, Series, Verdict
+from leakhunter.model.goroutine import Frame
+
+__all__ = ["VERDICT_SCHEMA", "render_verdict_json", "verdict_to_dict"]
+
+VERDICT_SCHEMA = "leakhunter.verdict/1"
+
+
+def _num(x: float) -> float:
+    return 0.0 if not math.isfinite(x) else round(float(x), 3)
+
+
+def _frame(f: Frame | None) -> dict[str, Any] | None:
+    if f is None:
+        return None
+    return {"function": f.function, "file": f.file, "line": f.line}
+
+
+def _series(s: Series) -> dict[str, Any]:
+    return {
+        "label": s.label,
+        "unit": s.unit,
+        "t": list(s.t),
+        "values": [_num(v) for v in s.values],
+        "fit": {"slope_per_second": _num(s.fit_slope), "start": _num(s.fit_start)},
+    }
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": f.id,
+        "kind": f.kind.value,
+        "verdict": f.verdict.value,
+        "confidence": round(f.confidence, 2),
+        "culprit": _frame(f.culprit),
+        "stack": [_frame(fr) for fr in f.stack],
+        "growth": {
+            "unit": f.growth.unit,
+            "start": _num(f.growth.start),
+            "end": _num(f.growth.end),
+            "per_hour": _num(f.growth.per_hour),
+        },
+        "evidence": list(f.evidence),
+        "rule": None,
+    }
+    if f.rule is not None:
+        out["rule"] = {
+            "id": f.rule.id,
+            "title": f.rule.title,
+            "fix": f.rule.fix,
+            "explanation": f.rule.explanation,
+            "matched": list(f.rule.matched),
+            "references": list(f.rule.references),
+        }
+    if f.goroutines is not None:
+        g = f.goroutines
+        out["goroutines"] = {
+            "state": g.state,
+            "state_class": g.state_class,
+            "state_inferred": g.state_inferred,
+            "count_start": g.count_start,
+            "count_end": g.count_end,
+            "wait_minutes_max": g.wait_minutes_max,
+            "leaked": g.leaked,
+            "created_by": _frame(g.created_by),
+        }
+    out["linked"] = list(f.linked)
+    out["series"] = [_series(s) for s in f.series]
+    return out
+
+
+def verdict_to_dict(v: Verdict) -> dict[str, Any]:
+    """Return the verdict as a JSON-ready dict."""
+    p = v.projection
+    return {
+        "schema": VERDICT_SCHEMA,
+        "target": v.target,
+        "snapshots": v.snapshots,
+        "window_seconds": _num(v.window_seconds),
+        "verdict": v.verdict.value,
+        "findings": [_finding(f) for f in v.findings],
+        "projection": {
+            "limit_bytes": p.limit_bytes,
+            "time_to_oom_seconds": None
+            if p.time_to_oom_seconds is None
+            else _num(p.time_to_oom_seconds),
+            "limit_source": p.limit_source or None,
+            "footprint_bytes": p.footprint_bytes,
+            "growth_bytes_per_second": None
+            if p.growth_bytes_per_second is None
+            else _num(p.growth_bytes_per_second),
+        },
+        "summary": v.summary,
+        "notes": list(v.notes),
+        "restarts": v.restarts,
+        "series": {
+            "heap": _series(v.heap) if v.heap else None,
+            "goroutines": _series(v.goroutines) if v.goroutines else None,
+        },
+    }
+
+
+def render_verdict_json(v: Verdict) -> str:
+    """Return the verdict as a JSON document."""
+    return json.dumps(verdict_to_dict(v), indent=2)
