@@ -170,7 +170,8 @@ def aggregate(
     pair = np.unique(pair)
     nodes = pair % n_nodes
     np.add.at(cum, nodes, sums[pair // n_nodes])
-    seen[nodes] = True
+    # pprof keeps a node only if its values did not cancel out (diffs).
+    seen = (cum != 0) | (flat != 0)
     return flat, cum, seen
 
 
@@ -218,12 +219,15 @@ def top(
     granularity: Granularity = Granularity.FUNCTION,
     limit: int | None = None,
     node_fraction: float = 0.005,
+    *,
+    total: int | None = None,
 ) -> TopReport:
     """Build the top table of one sample type.
 
     Nodes whose |cum| is below node_fraction of the summed flat values are
     dropped (pprof's default trimming); then rows sort by |flat| desc, name asc,
-    |cum| desc, and ``limit`` keeps the first rows.
+    |cum| desc, and ``limit`` keeps the first rows. ``total`` overrides the
+    report total (pprof takes it before focus/ignore filtering).
     """
     table = node_table(profile, granularity)
     flat, cum, seen = aggregate(profile, index, table)
@@ -241,7 +245,7 @@ def top(
     return TopReport(
         sample_type=vt.type,
         unit=vt.unit,
-        total=report_total(profile, index),
+        total=report_total(profile, index) if total is None else total,
         rows=rows,
         dropped_nodes=dropped,
         node_cutoff=cutoff,

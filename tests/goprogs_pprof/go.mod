@@ -1,0 +1,3 @@
+module leakhunter.test/goprogs_pprof
+
+go 1.22
