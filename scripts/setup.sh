@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Set up leakhunter for development on a fresh machine: a virtualenv in .venv with
+# the package (editable) and its dev tools. Idempotent and quick when already done.
+# Go (for the zoo and the anchor tests) is used if present; its modules come from
+# the Go module proxy, pinned by zoo/go.sum, and are fetched by the zoo build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv" >&2
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.leakhunter-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing leakhunter and its dependencies into .venv" >&2
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e '.[dev]'
+  touch "$stamp"
+fi
+# Optional tools for benchmarks and browser tests (Debian packages), when we are root.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  need=()
+  command -v panicparse >/dev/null 2>&1 || need+=(panicparse)
+  if [ ${#need[@]} -gt 0 ]; then
+    echo "setup: installing ${need[*]} (apt)" >&2
+    (apt-get update -qq && apt-get install -y -qq "${need[@]}") >/dev/null 2>&1 \
+      || echo "setup: could not install ${need[*]}; the benchmarks that need them will say so" >&2
+  fi
+fi
+if ! command -v go >/dev/null 2>&1; then
+  echo "setup: WARNING: Go not found: the zoo, the demo's live mode and Go-dependent tests are skipped" >&2
+fi
