@@ -212,3 +212,17 @@ def test_child_dies_with_harness_killed_9(tmp_path: Path) -> None:
         proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_demo_session_and_pack_round_trip(tmp_path: Path) -> None:
+    from leakhunter.collect.session import load_session
+    from leakhunter.harness.recorded import demo_session, pack_session, unpack_session
+
+    with demo_session() as (path, info):
+        assert "unbounded-map-cache" in info and "20 snapshots" in info
+        packed = pack_session(path, tmp_path / "s.tar.gz")
+    assert packed.read_bytes() == pack_session(path, tmp_path / "again.tar.gz").read_bytes()
+    out = unpack_session(packed.read_bytes(), tmp_path / "x")
+    assert len(load_session(out).snapshots) == 20
+    with pytest.raises(Exception, match="no recorded session"), demo_session("nope"):
+        pass

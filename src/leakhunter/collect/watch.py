@@ -19,7 +19,6 @@ abandons the snapshot in flight and returns normally, so analysis still runs.
 from __future__ import annotations
 
 import gzip
-import json
 import math
 import threading
 import time
@@ -28,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from urllib.parse import urlsplit, urlunsplit
 
 from leakhunter.collect.fetch import Fetcher, FetchError, FetchOptions
 from leakhunter.collect.session import (
@@ -37,20 +35,19 @@ from leakhunter.collect.session import (
     SessionWriter,
     SnapshotRecord,
 )
+from leakhunter.collect.targets import (
+    GroupCounts,
+    group_counts,
+    grown,
+    is_restart,
+    parse_gomemlimit,
+    target_base,
+    trim_dump,
+)
 from leakhunter.errors import FormatError, UsageError
 from leakhunter.formats.memstats import MemStats, parse_memstats
 
-__all__ = [
-    "WatchOptions",
-    "WatchResult",
-    "collect",
-    "group_counts",
-    "is_restart",
-    "target_base",
-]
-
-_MAX_INT64 = (1 << 63) - 1
-_Groups = Mapping[tuple[tuple[str, int], ...], int]
+__all__ = ["WatchOptions", "WatchResult", "collect", "is_restart", "target_base"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,67 +108,6 @@ class WatchResult:
     error: str | None = None
 
 
-def target_base(url: str) -> str:
-    """Return the target's base URL (scheme://host:port) from any pprof URL form."""
-    if "://" not in url:
-        url = "http://" + url
-    parts = urlsplit(url)
-    if not parts.netloc:
-        raise UsageError(f"not a target URL: {url!r}")
-    path = parts.path
-    cut = path.find("/debug/")
-    path = (path[:cut] if cut >= 0 else path).rstrip("/")
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
-def is_restart(prev: MemStats, cur: MemStats) -> bool:
-    """Return True when cur cannot come from the same process as prev.
-
-    Both were read after a forced GC (``heap?gc=1``), so in one process NumGC and
-    NumForcedGC strictly increase and TotalAlloc never decreases.
-    """
-    forced = prev.num_forced_gc > 0 and cur.num_forced_gc <= prev.num_forced_gc
-    return cur.num_gc < prev.num_gc or cur.total_alloc < prev.total_alloc or forced
-
-
-def group_counts(data: bytes, source: str = "goroutine") -> _Groups:
-    """Return goroutine counts per stack (function, line pairs; leaf first) of a debug=0 profile."""
-    from leakhunter.formats.pprof import decode
-
-    profile = decode(data, source=source)
-    names = {f.id: f.name for f in profile.functions}
-    frames = {
-        loc.id: tuple((names.get(ln.function_id, "?"), ln.line) for ln in loc.lines)
-        for loc in profile.locations
-    }
-    counts: dict[tuple[tuple[str, int], ...], int] = {}
-    column = profile.column(0).tolist()
-    for i, stack_index in enumerate(profile.sample_stack.tolist()):
-        key = tuple(fr for loc in profile.stacks.get(stack_index) for fr in frames.get(loc, ()))
-        counts[key] = counts.get(key, 0) + int(column[i])
-    return MappingProxyType(counts)
-
-
-def _grown(now: _Groups, then: _Groups, threshold: int) -> bool:
-    return any(count - then.get(key, 0) > threshold for key, count in now.items())
-
-
-def _trim_dump(data: bytes) -> bytes:
-    """Cut a truncated debug=2 dump back to its last complete goroutine."""
-    cut = data.rfind(b"\n\n")
-    return data[: cut + 1] if cut > 0 else b""
-
-
-def _gomemlimit(body: bytes) -> int | None:
-    try:
-        value = json.loads(body).get("gomemlimit")
-    except (ValueError, AttributeError):
-        return None
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < _MAX_INT64:
-        return value
-    return None
-
-
 class _Abandon(Exception):
     """The stop event fired mid-snapshot."""
 
@@ -184,7 +120,7 @@ class _State:
     last_stats: MemStats | None = None
     leak_served: bool = True
     vars_served: bool = True
-    dump_groups: _Groups | None = None
+    dump_groups: GroupCounts | None = None
     dump_total: int | None = None
 
 
@@ -248,7 +184,7 @@ class _Snapshotter:
             st.last_stats = stats
             memstats = dict(stats.fields)
         self._profile(seq, "heap", "/debug/pprof/heap", files, errors)
-        groups: _Groups | None = None
+        groups: GroupCounts | None = None
         total: int | None = None
         data = self._profile(seq, "goroutine", "/debug/pprof/goroutine?debug=0", files, errors)
         if data is not None:
@@ -294,7 +230,7 @@ class _Snapshotter:
         if not self.state.vars_served:
             return None
         try:
-            return _gomemlimit(self._get("/debug/vars", max_bytes=4 << 20))
+            return parse_gomemlimit(self._get("/debug/vars", max_bytes=4 << 20))
         except FetchError as exc:
             if exc.status == 404:
                 self.state.vars_served = False
@@ -302,7 +238,7 @@ class _Snapshotter:
                 errors["vars"] = str(exc)
             return None
 
-    def _dump_due(self, edge: bool, groups: _Groups | None, total: int | None) -> bool:
+    def _dump_due(self, edge: bool, groups: GroupCounts | None, total: int | None) -> bool:
         st = self.state
         if not self.options.goroutine_dumps:
             return False
@@ -310,7 +246,7 @@ class _Snapshotter:
             return True
         threshold = self.options.dump_growth
         if groups is not None and st.dump_groups is not None:
-            return _grown(groups, st.dump_groups, threshold)
+            return grown(groups, st.dump_groups, threshold)
         return total is not None and total - st.dump_total > threshold
 
     def _dump(
@@ -318,7 +254,7 @@ class _Snapshotter:
         seq: int,
         files: dict[str, str],
         errors: dict[str, str],
-        groups: _Groups | None,
+        groups: GroupCounts | None,
         total: int | None,
     ) -> None:
         url = self.base + "/debug/pprof/goroutine?debug=2"
@@ -331,7 +267,7 @@ class _Snapshotter:
             return
         text = resp.content
         if resp.truncated:
-            text = _trim_dump(text)
+            text = trim_dump(text)
             errors["goroutine2"] = (
                 f"debug=2 dump cut at the {self.options.dump_max_bytes}-byte limit"
             )

@@ -1,0 +1,93 @@
+"""What the watch loop learns about a target: its base URL, restarts, goroutine groups, limit.
+
+These are small pure functions over one snapshot's answers, kept apart from the
+loop so each rule (what counts as a restart, when a group "grew") is testable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from types import MappingProxyType
+from urllib.parse import urlsplit, urlunsplit
+
+from leakhunter.errors import UsageError
+from leakhunter.formats.memstats import MemStats
+
+__all__ = [
+    "GroupCounts",
+    "group_counts",
+    "grown",
+    "is_restart",
+    "parse_gomemlimit",
+    "target_base",
+    "trim_dump",
+]
+
+_MAX_INT64 = (1 << 63) - 1
+
+#: Goroutine count per stack, a stack being (function, line) pairs, leaf first.
+GroupCounts = Mapping[tuple[tuple[str, int], ...], int]
+
+
+def target_base(url: str) -> str:
+    """Return the target's base URL (scheme://host:port) from any pprof URL form."""
+    if "://" not in url:
+        url = "http://" + url
+    parts = urlsplit(url)
+    if not parts.netloc:
+        raise UsageError(f"not a target URL: {url!r}")
+    path = parts.path
+    cut = path.find("/debug/")
+    path = (path[:cut] if cut >= 0 else path).rstrip("/")
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def is_restart(prev: MemStats, cur: MemStats) -> bool:
+    """Return True when cur cannot come from the same process as prev.
+
+    Both were read after a forced GC (``heap?gc=1``), so in one process NumGC and
+    NumForcedGC strictly increase and TotalAlloc never decreases.
+    """
+    forced = prev.num_forced_gc > 0 and cur.num_forced_gc <= prev.num_forced_gc
+    return cur.num_gc < prev.num_gc or cur.total_alloc < prev.total_alloc or forced
+
+
+def group_counts(data: bytes, source: str = "goroutine") -> GroupCounts:
+    """Return goroutine counts per stack (function, line pairs; leaf first) of a debug=0 profile."""
+    from leakhunter.formats.pprof import decode
+
+    profile = decode(data, source=source)
+    names = {f.id: f.name for f in profile.functions}
+    frames = {
+        loc.id: tuple((names.get(ln.function_id, "?"), ln.line) for ln in loc.lines)
+        for loc in profile.locations
+    }
+    counts: dict[tuple[tuple[str, int], ...], int] = {}
+    column = profile.column(0).tolist()
+    for i, stack_index in enumerate(profile.sample_stack.tolist()):
+        key = tuple(fr for loc in profile.stacks.get(stack_index) for fr in frames.get(loc, ()))
+        counts[key] = counts.get(key, 0) + int(column[i])
+    return MappingProxyType(counts)
+
+
+def grown(now: GroupCounts, then: GroupCounts, threshold: int) -> bool:
+    """Return True when some group has more than ``threshold`` goroutines more than then."""
+    return any(count - then.get(key, 0) > threshold for key, count in now.items())
+
+
+def trim_dump(data: bytes) -> bytes:
+    """Cut a truncated debug=2 dump back to its last complete goroutine."""
+    cut = data.rfind(b"\n\n")
+    return data[: cut + 1] if cut > 0 else b""
+
+
+def parse_gomemlimit(body: bytes) -> int | None:
+    """Return expvar's "gomemlimit" from a /debug/vars body; None if absent or MaxInt64."""
+    try:
+        value = json.loads(body).get("gomemlimit")
+    except (ValueError, AttributeError):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < _MAX_INT64:
+        return value
+    return None
