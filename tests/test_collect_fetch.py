@@ -2,9 +2,13 @@ from __future__ import annotations
 
 import itertools
 import random
+import shutil
 import socket
+import ssl
+import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -133,3 +137,47 @@ def test_bad_ca_file(tmp_path: object) -> None:
 
 def test_insecure_and_ca_options_build_clients() -> None:
     Fetcher(FetchOptions(insecure=True)).close()
+
+
+@pytest.fixture(scope="module")
+def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not found: cannot make a test certificate")
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_tls_ca_file_and_insecure(tls_cert: tuple[Path, Path]) -> None:
+    cert, key = tls_cert
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    with FakeServer({"/p": lambda r: Reply(body=b"secure")}, tls=ctx) as srv:
+        assert srv.url.startswith("https://")
+        with pytest.raises(FetchError, match="TLS error") as info:
+            Fetcher(FetchOptions(retries=0)).get(srv.url + "/p")
+        assert "\n" not in str(info.value)
+        assert Fetcher(FetchOptions(ca_file=str(cert))).get(srv.url + "/p").content == b"secure"
+        assert Fetcher(FetchOptions(insecure=True)).get(srv.url + "/p").content == b"secure"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import http.server
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -87,12 +88,21 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 class FakeServer:
-    """An HTTP server on 127.0.0.1 (port 0 unless given) answering ``routes`` by path."""
+    """An HTTP server on 127.0.0.1 (port 0 unless given) answering ``routes`` by path.
 
-    def __init__(self, routes: Mapping[str, Handler] | None = None, port: int = 0) -> None:
+    With ``tls`` (a server-side SSLContext) it speaks HTTPS.
+    """
+
+    def __init__(
+        self,
+        routes: Mapping[str, Handler] | None = None,
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.routes: dict[str, Handler] = dict(routes or {})
         self.requests: list[Request] = []
         self._port = port
+        self._tls = tls
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.start()
@@ -105,13 +115,15 @@ class FakeServer:
     @property
     def url(self) -> str:
         """Return the base URL."""
-        return f"http://127.0.0.1:{self._port}"
+        return f"{'https' if self._tls else 'http'}://127.0.0.1:{self._port}"
 
     def start(self) -> None:
         """(Re)start serving, on the same port after the first start."""
         if self._server is not None:
             return
         self._server = _Server(("127.0.0.1", self._port), self)
+        if self._tls is not None:
+            self._server.socket = self._tls.wrap_socket(self._server.socket, server_side=True)
         self._port = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), daemon=True
