@@ -1,0 +1,71 @@
+"""Frame origins and culprits for Go and Python stacks."""
+
+from __future__ import annotations
+
+from leakhunter.analyze.frames import AppMatcher, Origin, culprit, package_of
+from leakhunter.model.goroutine import Frame
+
+RT = Frame("runtime.gopark", "/usr/local/go/src/runtime/proc.go", 462)
+STD = Frame("net/http.(*persistConn).readLoop", "/usr/local/go/src/net/http/transport.go", 2200)
+DEP = Frame(
+    "google.golang.org/grpc.(*ClientConn).NewStream",
+    "/root/go/pkg/mod/google.golang.org/grpc@v1.70.0/stream.go",
+    160,
+)
+APP = Frame("github.com/acme/svc/cache.(*Store).Put", "/src/svc/cache/store.go", 21)
+MAIN = Frame("main.main", "/src/svc/main.go", 10)
+
+
+def matcher() -> AppMatcher:
+    return AppMatcher.detect([RT, STD, DEP, APP])
+
+
+def test_package_of() -> None:
+    assert package_of("github.com/a/b/pkg.(*T).M") == "github.com/a/b/pkg"
+    assert package_of("main.f") == "main"
+    assert package_of("net/http.Get") == "net/http"
+
+
+def test_origins_from_paths() -> None:
+    m = matcher()
+    assert m.goroot == "/usr/local/go/"
+    assert m.origin(RT) is Origin.RUNTIME
+    assert m.origin(STD) is Origin.STDLIB
+    assert m.origin(DEP) is Origin.THIRD_PARTY
+    assert m.origin(APP) is Origin.APP
+    assert m.origin(MAIN) is Origin.APP
+
+
+def test_trimpath_builds() -> None:
+    m = AppMatcher.detect([])
+    assert m.origin(Frame("net/http.Get", "net/http/client.go", 1)) is Origin.STDLIB
+    assert (
+        m.origin(Frame("google.golang.org/grpc.Dial", "google.golang.org/grpc@v1.2.3/x.go", 1))
+        is Origin.THIRD_PARTY
+    )
+    assert m.origin(Frame("github.com/acme/svc.Run", "github.com/acme/svc/run.go", 1)) is Origin.APP
+
+
+def test_culprit_is_innermost_app_frame() -> None:
+    stack = (RT, DEP, APP, MAIN)
+    assert culprit(stack, matcher()) == APP
+    assert culprit((RT, STD, DEP), matcher()) is None
+
+
+def test_app_prefix_overrides_detection() -> None:
+    m = AppMatcher(prefix="google.golang.org/grpc")
+    assert m.origin(DEP) is Origin.APP
+    assert m.origin(APP) is Origin.THIRD_PARTY
+
+
+def test_python_frames() -> None:
+    m = AppMatcher.detect([])
+    assert m.origin(Frame("svc.cache.put", "/srv/app/svc/cache.py", 3)) is Origin.APP
+    assert (
+        m.origin(Frame("asyncio.queues.get", "/usr/lib/python3.11/asyncio/queues.py", 1))
+        is Origin.STDLIB
+    )
+    assert (
+        m.origin(Frame("aiohttp.client.get", "/v/lib/python3.11/site-packages/aiohttp/c.py", 1))
+        is Origin.THIRD_PARTY
+    )
