@@ -305,14 +305,20 @@ def collect(
     """
     base = target_base(target_url)
     stop = stop_event or threading.Event()
-    wait = sleep or (lambda seconds: stop.wait(seconds) and None)
+
+    def wait(seconds: float) -> None:
+        if sleep is not None:
+            sleep(seconds)
+        else:
+            stop.wait(seconds)
+
     start = clock()
     started = datetime.fromtimestamp(start, UTC).isoformat(timespec="seconds")
     recorded = options.to_json() | dict(manifest_options or {})
     manifest = Manifest(target=base, started=started, options=MappingProxyType(recorded))
     writer = SessionWriter(out_dir, manifest)
     own = fetcher is None
-    client = fetcher or Fetcher(options.fetch)
+    client = fetcher or Fetcher(options.fetch, sleep=wait)  # retry waits end on stop
     shot = _Snapshotter(base, options, client, writer, stop)
     planned = options.planned()
     seq = slot = 0
