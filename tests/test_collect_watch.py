@@ -246,3 +246,18 @@ def test_planned() -> None:
     assert WatchOptions(interval=15, duration=600).planned() == 41
     assert WatchOptions(interval=1, duration=600, snapshots=5).planned() == 5
     assert WatchOptions().planned() is None
+
+
+def test_goroutine_counting_bug_does_not_end_watch(
+    target: FakeGoTarget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leakhunter.collect import watch as watch_mod
+
+    def broken(data: bytes, source: str = "") -> object:
+        raise AttributeError("decoder bug")
+
+    monkeypatch.setattr(watch_mod, "group_counts", broken)
+    result, recs, _ = _watch(target, tmp_path, snapshots=3)
+    assert result.snapshots == 3  # type: ignore[attr-defined]
+    assert all("AttributeError: decoder bug" in r.errors["goroutine"] for r in recs)
+    assert all("goroutine" in r.files and r.goroutines is None for r in recs)

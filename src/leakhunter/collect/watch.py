@@ -193,6 +193,10 @@ class _Snapshotter:
                 total = sum(groups.values())
             except FormatError as exc:
                 errors["goroutine"] = str(exc)
+            except Exception as exc:
+                # The profile is already on disk; counting only steers debug=2 dumps,
+                # so a decoder bug must not end the watch. Keep it visible instead.
+                errors["goroutine"] = f"cannot count goroutines: {type(exc).__name__}: {exc}"
         if st.leak_served:
             self._profile(seq, "goroutineleak", "/debug/pprof/goroutineleak?debug=0", files, errors)
         if self.options.allocs:
