@@ -214,6 +214,11 @@ class _Judge:
         via = ""
         if cul is None and facts and facts.created_by and self.m.is_app(facts.created_by):
             cul, via = facts.created_by, "created by"
+        if cul is None and facts and facts.created_by:
+            calls = self.red.callers.get(facts.created_by.function)
+            if calls:
+                cul = max(calls.items(), key=lambda kv: kv[1])[0]
+                via = f"created by {facts.created_by.function}, which is called from"
         if cul is None and facts and facts.creator_app:
             cul, via = Frame(facts.creator_app[0]), "started from a goroutine running"
         if cul is None:
@@ -248,6 +253,8 @@ class _Judge:
         if verdict is FindingVerdict.SUSPECT:
             ev.append(f"wait class {cls.value} can be legitimate; reported as suspect")
         app = {f.function for f in frames if self.m.origin(f) is Origin.APP}
+        if via and cul is not None:
+            app.add(cul.function)
         if facts:
             app.update(facts.creator_app)
             if facts.created_by and self.m.is_app(facts.created_by):

@@ -71,6 +71,8 @@ class Reduced:
     leak_valid: list[bool] = field(default_factory=list)
     dumps: dict[str, DumpFacts] = field(default_factory=dict)
     matcher: AppMatcher = field(default_factory=AppMatcher)
+    # library function -> {innermost app function that calls it: times seen}
+    callers: dict[str, dict[Frame, int]] = field(default_factory=dict)
     gomemlimit: int | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -89,7 +91,8 @@ class _Reducer:
         self.app_prefix = app_prefix
         self.on_progress = on_progress
         self.heap_resolver: StackResolver | None = None
-        self.group_resolver = StackResolver(group_key)
+        self.group_resolver = StackResolver(group_key, self.note_callers)
+        self.callers: dict[str, dict[Frame, int]] = {}
         self.best_site_value: dict[str, float] = {}
         self.matcher: AppMatcher | None = None
 
@@ -115,7 +118,25 @@ class _Reducer:
             if self.on_progress:
                 self.on_progress(i + 1, len(snaps))
         red.matcher = self.matcher or AppMatcher(prefix=self.app_prefix)
+        red.callers = self.callers
         return red
+
+    def note_callers(self, frames: tuple[Frame, ...]) -> None:
+        """Remember which app function each library function on a stack was called from.
+
+        Goroutines started inside a library (a gRPC stream watcher, an HTTP
+        connection's read loop) carry no app frame; their creator function does
+        appear on other stacks, under the app call that triggered it.
+        """
+        if self.matcher is None:
+            return
+        for k, f in enumerate(frames):
+            if self.matcher.origin(f) is Origin.APP:
+                for lib in frames[:k]:
+                    if len(self.callers) < 50_000:
+                        row = self.callers.setdefault(lib.function, {})
+                        row[f] = row.get(f, 0) + 1
+                return
 
     def _profile(self, red: Reduced, snap: Snapshot, kind: str) -> Profile | None:
         if not snap.has(kind):
@@ -136,7 +157,7 @@ class _Reducer:
         if self.matcher is None:
             self.matcher = _matcher_from(prof, self.app_prefix)
         if self.heap_resolver is None:
-            self.heap_resolver = StackResolver(site_key(self.matcher))
+            self.heap_resolver = StackResolver(site_key(self.matcher), self.note_callers)
         infos = self.heap_resolver.resolve(prof)
         idx = {vt.type: i for i, vt in enumerate(prof.sample_types)}
         cols = {

@@ -72,8 +72,13 @@ class _StackInfo:
 class StackResolver:
     """Maps stacks of successive profiles to stable keys, caching per address sequence."""
 
-    def __init__(self, key_of: Callable[[tuple[Frame, ...]], str]) -> None:
+    def __init__(
+        self,
+        key_of: Callable[[tuple[Frame, ...]], str],
+        observe: Callable[[tuple[Frame, ...]], None] | None = None,
+    ) -> None:
         self._key_of = key_of
+        self._observe = observe
         self._cache: dict[bytes, _StackInfo] = {}
 
     def resolve(self, profile: Profile) -> list[_StackInfo]:
@@ -112,6 +117,8 @@ class StackResolver:
                 li = loc_index[stacks.offsets[s] : stacks.offsets[s + 1]].tolist()
                 frames = tuple(fr for i in li for fr in frames_cache[i])
                 info = self._cache[k] = _StackInfo(self._key_of(frames), frames)
+                if self._observe is not None:
+                    self._observe(frames)
             out.append(info)
         return out
 

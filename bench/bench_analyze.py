@@ -1,0 +1,104 @@
+"""Benchmark: analysing a 1,000-snapshot session vs only decoding its profiles.
+
+Records (once, cached) a real 1,000-snapshot session of a zoo leak at a short
+interval, then in separate processes times (best of N):
+  decode   - read and decode every profile file of every snapshot (the anchor);
+  analyze  - the full analysis (reduce + judge), as `leakhunter analyze` runs it.
+Prints both times, the ratio (target <= 2x) and each process's peak RSS.
+
+    python bench/bench_analyze.py [--snapshots 1000] [--interval 0.05] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DECODE = r"""
+import sys, time, resource
+from leakhunter.collect.session import load_session
+from leakhunter.formats.goroutine_text import load_dump
+t0 = time.perf_counter()
+s = load_session(sys.argv[1])
+for snap in s.snapshots:
+    for kind in ("heap", "goroutine", "goroutineleak", "allocs"):
+        if snap.has(kind):
+            snap.profile(kind)
+    text = snap.goroutine_text()
+    if text is not None:
+        load_dump(text.encode(), "dump")
+print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+ANALYZE = r"""
+import sys, time, resource
+from leakhunter.analyze.engine import analyze_dir
+t0 = time.perf_counter()
+v = analyze_dir(sys.argv[1])
+print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+      v.verdict.value, v.snapshots)
+"""
+
+
+def ensure_session(path: Path, scenario: str, snapshots: int, interval: float) -> Path:
+    if path.exists() and len(list(path.glob("0*.json"))) >= snapshots:
+        return path
+    from leakhunter.harness.record import record
+
+    if path.exists():
+        import shutil
+
+        shutil.rmtree(path)
+    print(f"recording {snapshots} snapshots of {scenario} every {interval} s ...",
+          file=sys.stderr)
+    t0 = time.monotonic()
+    record(scenario, path, snapshots=snapshots, interval=interval)
+    print(f"recorded in {time.monotonic() - t0:.0f} s", file=sys.stderr)
+    return path
+
+
+def run(code: str, session: Path, runs: int) -> tuple[float, int, list[str]]:
+    best, rss, extra = float("inf"), 0, []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", code, str(session)], capture_output=True,
+                             text=True, check=True).stdout.split()
+        secs, kb = float(out[0]), int(out[1])
+        if secs < best:
+            best, rss, extra = secs, kb, out[2:]
+    return best, rss, extra
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--snapshots", type=int, default=1000)
+    ap.add_argument("--interval", type=float, default=0.05)
+    ap.add_argument("--scenario", default="chan-receive-no-sender")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--session", default=None)
+    args = ap.parse_args()
+    cache = Path.home() / ".cache" / "leakhunter" / "bench"
+    cache.mkdir(parents=True, exist_ok=True)
+    path = Path(args.session) if args.session else cache / f"{args.scenario}-{args.snapshots}"
+    session = ensure_session(path, args.scenario, args.snapshots, args.interval)
+    files = sum(1 for _ in session.glob("0*.*.gz"))
+    size = sum(p.stat().st_size for p in session.iterdir())
+    n = len(list(session.glob("0*.json")))
+    print(f"session: {session} ({n} snapshots, {files} profile files, {size / 1e6:.1f} MB)")
+    d, d_rss, _ = run(DECODE, session, args.runs)
+    a, a_rss, extra = run(ANALYZE, session, args.runs)
+    print(f"decode only : {d:7.2f} s   peak RSS {d_rss / 1024:7.1f} MiB")
+    print(f"analyze     : {a:7.2f} s   peak RSS {a_rss / 1024:7.1f} MiB   verdict {' '.join(extra)}")
+    print(f"ratio analyze/decode: {a / d:.2f}x (target <= 2x)")
+    print(json.dumps({"decode_s": d, "analyze_s": a, "ratio": a / d, "decode_rss_kb": d_rss,
+                      "analyze_rss_kb": a_rss, "snapshots": n}))
+    _ = resource  # keep the import for readers who want RUSAGE_CHILDREN
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
