@@ -27,7 +27,9 @@ class DiffCommand:
 
     def run(self, args: argparse.Namespace) -> int:
         """Read both profiles, diff them and print the top table."""
-        base, new = pprof.read(args.base), pprof.read(args.new)
+        # top never looks at labels; diff() still marks the base samples
+        base = pprof.read(args.base, labels=False)
+        new = pprof.read(args.new, labels=False)
         try:
             merged = diff(base, new)
         except ValueError as exc:

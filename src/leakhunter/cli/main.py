@@ -7,6 +7,7 @@ becomes exit 130. Tracebacks are reserved for real bugs (and LEAKHUNTER_DEBUG=1)
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -18,27 +19,44 @@ from leakhunter.errors import LeakhunterError
 __all__ = ["main"]
 
 
-def _commands() -> list[Command]:
-    # Imported here so `leakhunter --version` stays fast. One line per command.
-    from leakhunter.cli.analyze import AnalyzeCommand
-    from leakhunter.cli.demo import DemoCommand
-    from leakhunter.cli.diff import DiffCommand
-    from leakhunter.cli.top import TopCommand
-    from leakhunter.cli.watch import WatchCommand
+#: (name, module, class) of every command, one line each. A command's module is
+#: imported only when that command runs (all of them for --help or a typo), so
+#: `leakhunter top` does not pay for the HTTP and terminal libraries of `watch`.
+_REGISTRY: tuple[tuple[str, str, str], ...] = (
+    ("watch", "leakhunter.cli.watch", "WatchCommand"),
+    ("analyze", "leakhunter.cli.analyze", "AnalyzeCommand"),
+    ("demo", "leakhunter.cli.demo", "DemoCommand"),
+    ("top", "leakhunter.cli.top", "TopCommand"),
+    ("diff", "leakhunter.cli.diff", "DiffCommand"),
+    ("goroutines", "leakhunter.cli.goroutines", "GoroutinesCommand"),
+)
 
-    commands: list[Command] = [
-        WatchCommand(),
-        AnalyzeCommand(),
-        DemoCommand(),
-        TopCommand(),
-        DiffCommand(),
-    ]
-    try:
-        from leakhunter.cli.goroutines import GoroutinesCommand  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # pragma: no cover - during bring-up only
-        pass
-    else:
-        commands.append(GoroutinesCommand())
+
+def _requested(argv: Sequence[str] | None) -> str | None:
+    """Return the command named on the command line, or None (help, typo, none)."""
+    names = {name for name, _, _ in _REGISTRY}
+    for arg in sys.argv[1:] if argv is None else argv:
+        if arg == "--":
+            break
+        if not arg.startswith("-"):
+            return arg if arg in names else None
+    return None
+
+
+def _commands(argv: Sequence[str] | None = None) -> list[Command]:
+    """Instantiate the requested command, or every command when none is named."""
+    wanted = _requested(argv)
+    commands: list[Command] = []
+    for name, module_name, class_name in _REGISTRY:
+        if wanted is not None and name != wanted:
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:  # pragma: no cover - during bring-up only
+            if exc.name == module_name:
+                continue
+            raise
+        commands.append(getattr(module, class_name)())
     return commands
 
 
@@ -65,7 +83,7 @@ def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the leakhunter command line; return the process exit code."""
-    parser = build_parser(_commands())
+    parser = build_parser(_commands(argv))
     args = parser.parse_args(argv)
     command: Command | None = getattr(args, "_command", None)
     if command is None:

@@ -24,4 +24,4 @@ class TopCommand:
 
     def run(self, args: argparse.Namespace) -> int:
         """Read the profile and print its top table."""
-        return run_top(pprof.read(args.profile), args, f"File: {args.profile}")
+        return run_top(pprof.read(args.profile, labels=False), args, f"File: {args.profile}")

@@ -2,10 +2,10 @@
 
 Two message families share one wire format:
 - ``full``: the schema as specified, used to encode and as the fallback decoder.
-- ``fast``: identical except Sample.location_id / Sample.value are declared
-  ``bytes``. Packed repeated varints and bytes share wire type 2, so upb hands
-  each sample's packed payload over as one bytes object; numpy then decodes all
-  of them at once. This is what makes decoding 250k-stack profiles cheap.
+- ``fast``: identical except ``Profile.sample`` is declared ``repeated bytes``.
+  Messages and bytes share wire type 2, so upb hands every Sample over as its
+  raw encoding without building 250k message objects; _pprof_samples then
+  walks all of them at once with numpy.
 String fields are declared ``bytes`` everywhere so non-UTF-8 junk in a string
 table is preserved (surrogateescape) instead of failing the whole parse.
 """
@@ -14,19 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf import descriptor_pool, message_factory
 
-__all__ = ["FAST_PROFILE", "FULL_PROFILE"]
+__all__ = ["FAST_PROFILE", "FULL_LABEL_SET", "FULL_PROFILE"]
 
-_F = descriptor_pb2.FieldDescriptorProto
-_U64, _I64, _BOOL, _BYTES, _MSG = (
-    _F.TYPE_UINT64,
-    _F.TYPE_INT64,
-    _F.TYPE_BOOL,
-    _F.TYPE_BYTES,
-    _F.TYPE_MESSAGE,
-)
-_OPT, _REP = _F.LABEL_OPTIONAL, _F.LABEL_REPEATED
+# FieldDescriptorProto enums (descriptor.proto), spelled out so that importing
+# this module does not pay for importing descriptor_pb2 (~30 ms of startup).
+_U64, _I64, _BOOL, _BYTES, _MSG = 4, 3, 8, 12, 11
+_OPT, _REP = 1, 3
 
 # (message, [(field name, number, type, label, message type name)])
 _MESSAGES: list[tuple[str, list[tuple[str, int, int, int, str]]]] = [
@@ -114,22 +109,61 @@ _MESSAGES: list[tuple[str, list[tuple[str, int, int, int, str]]]] = [
 ]
 
 
-def _build(package: str, fast: bool) -> Any:
-    fdp = descriptor_pb2.FileDescriptorProto(
-        name=f"leakhunter/{package}.proto", package=package, syntax="proto3"
-    )
+def _key(number: int, wire_type: int) -> bytes:
+    return _varint(number << 3 | wire_type)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        if not value:
+            out.append(low)
+            return bytes(out)
+        out.append(low | 0x80)
+
+
+def _len_field(number: int, payload: bytes) -> bytes:
+    return _key(number, 2) + _varint(len(payload)) + payload
+
+
+def _int_field(number: int, value: int) -> bytes:
+    return _key(number, 0) + _varint(value)
+
+
+def _file_descriptor(package: str, fast: bool) -> bytes:
+    """Serialise the FileDescriptorProto of one message family by hand."""
+    out = _len_field(1, f"leakhunter/{package}.proto".encode()) + _len_field(2, package.encode())
     for msg_name, fields in _MESSAGES:
-        msg = fdp.message_type.add(name=msg_name)
+        msg = _len_field(1, msg_name.encode())
         for name, number, ftype, label, type_name in fields:
-            if fast and msg_name == "Sample" and name in ("location_id", "value"):
-                ftype, label = _BYTES, _OPT
-            f = msg.field.add(name=name, number=number, type=ftype, label=label)
+            if fast and msg_name == "Profile" and name == "sample":
+                ftype, label, type_name = _BYTES, _REP, ""  # raw Sample messages
+            field = (
+                _len_field(1, name.encode())
+                + _int_field(3, number)
+                + _int_field(4, label)
+                + _int_field(5, ftype)
+            )
             if type_name:
-                f.type_name = f".{package}.{type_name}"
+                field += _len_field(6, f".{package}.{type_name}".encode())
+            msg += _len_field(2, field)
+        out += _len_field(4, msg)
+    return out + _len_field(12, b"proto3")
+
+
+def _build(package: str, fast: bool) -> tuple[Any, Any]:
     pool = descriptor_pool.DescriptorPool()
-    pool.Add(fdp)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{package}.Profile"))
+    pool.AddSerializedFile(_file_descriptor(package, fast))
+    profile = message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{package}.Profile"))
+    sample = message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{package}.Sample"))
+    return profile, sample
 
 
-FULL_PROFILE: Any = _build("leakhunter_pprof_full", fast=False)
-FAST_PROFILE: Any = _build("leakhunter_pprof_fast", fast=True)
+#: The schema as specified (encoding, and canonicalising odd encodings).
+FULL_PROFILE: Any
+#: A Sample message, used to decode a sample's label fields on their own.
+FULL_LABEL_SET: Any
+FULL_PROFILE, FULL_LABEL_SET = _build("leakhunter_pprof_full", fast=False)
+#: Profile.sample as repeated raw bytes, for the vectorised sample decoder.
+FAST_PROFILE: Any = _build("leakhunter_pprof_fast", fast=True)[0]

@@ -1,9 +1,10 @@
 """pprof protobuf reader and writer (gzip or raw), covering every field of profile.proto.
 
-Decoding uses the protobuf package (upb C backend) with a "fast" schema whose
-Sample payloads arrive as raw packed bytes, decoded for all samples at once by
-numpy (see _pprof_schema and varint). Identical stacks are interned on their raw
-bytes before decoding, so each distinct stack is decoded exactly once.
+Decoding uses the protobuf package (upb C backend) for the small tables
+(strings, functions, locations, mappings) with a schema whose samples arrive
+as raw bytes; _pprof_samples walks and decodes all samples at once with numpy
+and interns identical stacks and label sets on their raw bytes. Encoding is the
+mirror image: upb writes the tables, numpy writes the sample section.
 """
 
 from __future__ import annotations
@@ -13,12 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from google.protobuf.message import DecodeError
 
 from leakhunter.errors import FormatError
-from leakhunter.formats._pprof_schema import FAST_PROFILE, FULL_PROFILE
+from leakhunter.formats._pprof_samples import (
+    NeedsCanonical,
+    SampleScan,
+    build_sample_section,
+    scan_samples,
+)
+from leakhunter.formats._pprof_schema import FAST_PROFILE, FULL_LABEL_SET, FULL_PROFILE
 from leakhunter.formats.limits import maybe_gunzip
-from leakhunter.formats.varint import VarintError, decode_varints, encode_varints
+from leakhunter.formats.varint import VarintError
 from leakhunter.model.profile import (
     Function,
     Label,
@@ -28,20 +36,20 @@ from leakhunter.model.profile import (
     Profile,
     Stacks,
     ValueType,
-    frozen_i64,
-    frozen_u64,
+    adopt_i64,
+    adopt_u64,
 )
 
 __all__ = ["decode", "encode", "read", "write"]
 
 
-def read(path: str | Path, max_bytes: int | None = None) -> Profile:
-    """Read a profile file (gzip or raw protobuf)."""
+def read(path: str | Path, max_bytes: int | None = None, *, labels: bool = True) -> Profile:
+    """Read a profile file (gzip or raw protobuf); see decode for ``labels``."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise FormatError(str(path), exc.strerror or str(exc)) from None
-    return decode(data, source=str(path), max_bytes=max_bytes)
+    return decode(data, source=str(path), max_bytes=max_bytes, labels=labels)
 
 
 def write(profile: Profile, path: str | Path) -> None:
@@ -49,8 +57,14 @@ def write(profile: Profile, path: str | Path) -> None:
     Path(path).write_bytes(encode(profile))
 
 
-def decode(data: bytes, *, source: str = "<bytes>", max_bytes: int | None = None) -> Profile:
+def decode(
+    data: bytes, *, source: str = "<bytes>", max_bytes: int | None = None, labels: bool = True
+) -> Profile:
     """Decode a pprof profile from gzip or raw protobuf bytes.
+
+    ``labels=False`` leaves sample labels out of the result (each distinct
+    label set is still decoded and checked): reports that never look at them,
+    like top, skip building a label tuple per sample.
 
     Raises:
         FormatError: empty, truncated, corrupt or oversized input, or a profile
@@ -59,25 +73,31 @@ def decode(data: bytes, *, source: str = "<bytes>", max_bytes: int | None = None
     if not data:
         raise FormatError(source, "empty file")
     raw = maybe_gunzip(data, source, max_bytes)
-    msg = FAST_PROFILE()
+    msg = _parse(FAST_PROFILE, raw, source)
+    if not msg.sample_type and not msg.sample and not msg.string_table:
+        raise FormatError(source, "not a pprof profile (no sample types, samples or strings)")
+    try:
+        try:
+            scan = scan_samples(msg.sample)
+        except NeedsCanonical:
+            # Legal encodings no pprof writer emits (unpacked or split repeated
+            # fields): upb re-serialises them canonically through the full schema.
+            msg = _parse(
+                FAST_PROFILE, _parse(FULL_PROFILE, raw, source).SerializeToString(), source
+            )
+            scan = scan_samples(msg.sample)
+    except (VarintError, NeedsCanonical) as exc:
+        raise FormatError(source, f"corrupt sample ({exc or 'unexpected encoding'})") from None
+    return _Decoder(msg, source).profile(scan, labels=labels)
+
+
+def _parse(cls: Any, raw: bytes, source: str) -> Any:
+    msg = cls()
     try:
         msg.ParseFromString(raw)
     except (DecodeError, RuntimeError, ValueError) as exc:
         raise FormatError(source, f"not a pprof protobuf profile ({_reason(exc)})") from None
-    if not msg.sample_type and not msg.sample and not msg.string_table:
-        raise FormatError(source, "not a pprof profile (no sample types, samples or strings)")
-    try:
-        return _Decoder(msg, source, canonical=False).profile()
-    except _NeedFullDecode:
-        pass
-    # Unpacked repeated fields (legal, but no pprof writer emits them) or empty
-    # stacks: let upb canonicalise through the full schema (proto3 re-serialises
-    # repeated scalars packed), then decode again.
-    full = FULL_PROFILE()
-    full.ParseFromString(raw)
-    msg = FAST_PROFILE()
-    msg.ParseFromString(full.SerializeToString())
-    return _Decoder(msg, source, canonical=True).profile()
+    return msg
 
 
 def _reason(exc: Exception) -> str:
@@ -90,9 +110,8 @@ def _reason(exc: Exception) -> str:
 class _Decoder:
     """One decode: string table lookups with range checks, then every section."""
 
-    def __init__(self, msg: Any, source: str, *, canonical: bool) -> None:
+    def __init__(self, msg: Any, source: str) -> None:
         self.msg = msg
-        self.canonical = canonical
         self.source = source
         self.strings = [s.decode("utf-8", "surrogateescape") for s in msg.string_table]
         if self.strings and self.strings[0] != "":
@@ -100,18 +119,19 @@ class _Decoder:
         if not self.strings:
             self.strings = [""]
 
+    def fail(self, problem: str) -> FormatError:
+        return FormatError(self.source, problem)
+
     def s(self, index: int, what: str) -> str:
         if 0 <= index < len(self.strings):
             text: str = self.strings[index]
             return text
-        raise FormatError(
-            self.source, f"{what} refers to string {index}, table has {len(self.strings)}"
-        )
+        raise self.fail(f"{what} refers to string {index}, the table has {len(self.strings)}")
 
     def vt(self, m: Any) -> ValueType:
         return ValueType(self.s(m.type, "value type"), self.s(m.unit, "value type"))
 
-    def profile(self) -> Profile:
+    def profile(self, scan: SampleScan, *, labels: bool) -> Profile:
         m = self.msg
         sample_types = tuple(self.vt(v) for v in m.sample_type)
         functions = tuple(
@@ -136,13 +156,13 @@ class _Decoder:
         )
         mappings = tuple(self.mapping(mp) for mp in m.mapping)
         self.check_references(functions, locations, mappings)
-        stacks, sample_stack, values, labels = self.samples(len(sample_types), locations)
+        stacks, sample_stack, values = self.samples(scan, len(sample_types), locations)
         return Profile(
             sample_types=sample_types,
             stacks=stacks,
             sample_stack=sample_stack,
             values=values,
-            sample_labels=labels,
+            sample_labels=self.labels(scan, keep=labels),
             mappings=mappings,
             locations=locations,
             functions=functions,
@@ -177,84 +197,86 @@ class _Decoder:
         locations: tuple[Location, ...],
         mappings: tuple[Mapping, ...],
     ) -> None:
+        """Reject what pprof's CheckValid rejects: id 0, duplicate ids, dangling ids."""
+        for what, ids in (
+            ("function", [f.id for f in functions]),
+            ("location", [loc.id for loc in locations]),
+            ("mapping", [mp.id for mp in mappings]),
+        ):
+            if 0 in ids:
+                raise self.fail(f"a {what} has the reserved id 0")
+            if len(set(ids)) != len(ids):
+                dup = next(i for i in ids if ids.count(i) > 1)
+                raise self.fail(f"several {what}s have id {dup}")
         fids = {f.id for f in functions}
         mids = {mp.id for mp in mappings}
         for loc in locations:
             if loc.mapping_id and loc.mapping_id not in mids:
-                raise FormatError(
-                    self.source, f"location {loc.id} refers to missing mapping {loc.mapping_id}"
-                )
+                raise self.fail(f"location {loc.id} refers to missing mapping {loc.mapping_id}")
             for ln in loc.lines:
                 if ln.function_id not in fids:
-                    raise FormatError(
-                        self.source,
-                        f"location {loc.id} refers to missing function {ln.function_id}",
+                    raise self.fail(
+                        f"location {loc.id} refers to missing function {ln.function_id}"
                     )
 
     def samples(
-        self, k: int, locations: tuple[Location, ...]
-    ) -> tuple[Stacks, Any, Any, tuple[tuple[Label, ...], ...]]:
-        ss = self.msg.sample
-        n = len(ss)
-        intern: dict[bytes, int] = {}
-        stack_of = [intern.setdefault(s.location_id, len(intern)) for s in ss]
-        keys = list(intern)
+        self, scan: SampleScan, k: int, locations: tuple[Location, ...]
+    ) -> tuple[Stacks, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        if len(scan) and not k:
+            raise self.fail("the profile has samples but no sample types")
         try:
-            loc_ids, loc_done = decode_varints(b"".join(keys))
-            vals, val_done = decode_varints(b"".join([s.value for s in ss]))
+            offsets, ids, stack_of = scan.stacks()
+            values = scan.values(k)
         except VarintError as exc:
-            raise FormatError(self.source, f"corrupt sample ({exc})") from None
-        if not self.canonical and (any(not key for key in keys) or len(vals) != n * k):
-            raise _NeedFullDecode
-        offsets = _counts_to_offsets(keys, loc_done)
-        if len(vals) and k and n:
-            counts = np.diff(_counts_to_offsets([s.value for s in ss], val_done))
-            if not (counts == k).all():
-                raise FormatError(self.source, f"a sample does not have {k} values")
-        if len(loc_ids):
-            known = np.fromiter((loc.id for loc in locations), np.uint64, len(locations))
-            if not np.isin(loc_ids, known).all():
-                bad = loc_ids[~np.isin(loc_ids, known)][0]
-                raise FormatError(self.source, f"a sample refers to missing location {bad}")
-        labels: tuple[tuple[Label, ...], ...] = ()
-        if any(len(s.label) for s in ss):
-            labels = tuple(tuple(self.label(lb) for lb in s.label) for s in ss)
-        stacks = Stacks(
-            offsets=frozen_i64(offsets),
-            location_ids=frozen_u64(loc_ids),
-        )
-        values = vals.view(np.int64).reshape(n, k) if k else np.zeros((n, 0), np.int64)
-        return (
-            stacks,
-            frozen_i64(np.array(stack_of, dtype=np.int64)),
-            frozen_i64(values),
-            labels,
-        )
+            raise self.fail(f"corrupt sample ({exc})") from None
+        known = np.fromiter((loc.id for loc in locations), np.uint64, len(locations))
+        missing = _missing(ids, known)
+        if missing is not None:
+            raise self.fail(f"a sample refers to missing location {missing}")
+        stacks = Stacks(offsets=adopt_i64(offsets), location_ids=adopt_u64(ids))
+        return stacks, adopt_i64(stack_of), adopt_i64(values)
 
-    def label(self, lb: Any) -> Label:
-        return Label(
-            key=self.s(lb.key, "label"),
-            str=self.s(lb.str, "label"),
-            num=lb.num,
-            num_unit=self.s(lb.num_unit, "label"),
+    def labels(self, scan: SampleScan, *, keep: bool) -> tuple[tuple[Label, ...], ...]:
+        blobs, which = scan.label_sets()
+        if blobs == [b""]:
+            return ()
+        table = [self.label_set(blob) for blob in blobs]  # validates every set
+        return tuple(map(table.__getitem__, which.tolist())) if keep else ()
+
+    def label_set(self, blob: bytes) -> tuple[Label, ...]:
+        try:
+            labels = FULL_LABEL_SET.FromString(blob).label
+        except (DecodeError, RuntimeError, ValueError):
+            raise self.fail("corrupt sample label") from None
+        return tuple(
+            Label(
+                key=self.s(lb.key, "label"),
+                str=self.s(lb.str, "label"),
+                num=lb.num,
+                num_unit=self.s(lb.num_unit, "label"),
+            )
+            for lb in labels
         )
 
 
-class _NeedFullDecode(Exception):
-    pass
-
-
-def _counts_to_offsets(chunks: list[bytes], done: Any) -> Any:
-    """Turn per-chunk byte lengths into varint-count offsets (CSR)."""
-    offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
-    if not chunks:
-        return offsets
-    byte_ends = np.cumsum(np.fromiter((len(c) for c in chunks), np.int64, len(chunks)))
-    if len(done) == 0:
-        return offsets
-    nonempty = byte_ends > 0
-    offsets[1:][nonempty] = done[byte_ends[nonempty] - 1]
-    return offsets
+def _missing(ids: npt.NDArray[np.uint64], known: npt.NDArray[np.uint64]) -> int | None:
+    """Return an id of ids that is not in known, or None (O(n) for dense ids)."""
+    if ids.size == 0:
+        return None
+    if known.size == 0:
+        return int(ids[0])
+    top = int(known.max())
+    if int(ids.max()) > top:
+        return int(ids.max())
+    if top <= 4 * known.size + (1 << 16):
+        table = np.zeros(top + 1, dtype=bool)
+        table[known] = True
+        ok = table[ids]
+    else:
+        ok = np.isin(ids, known)
+    if ok.all():
+        return None
+    return int(ids[np.argmin(ok)])
 
 
 def encode(profile: Profile, *, compress: bool = True) -> bytes:
@@ -264,23 +286,10 @@ def encode(profile: Profile, *, compress: bool = True) -> bytes:
     def s(text: str) -> int:
         return strings.setdefault(text, len(strings))
 
-    m = FAST_PROFILE()
+    m = FULL_PROFILE()
     for vt in profile.sample_types:
         m.sample_type.add(type=s(vt.type), unit=s(vt.unit))
-    stack_bytes, _ = encode_varints(profile.stacks.location_ids)
-    loc_byte_ends = _varint_byte_offsets(profile.stacks.location_ids, profile.stacks.offsets)
-    per_stack = [
-        stack_bytes[loc_byte_ends[i] : loc_byte_ends[i + 1]] for i in range(len(profile.stacks))
-    ]
-    k = len(profile.sample_types)
-    flat_vals = np.ascontiguousarray(profile.values, dtype=np.int64).reshape(-1).view(np.uint64)
-    val_bytes, val_ends = encode_varints(flat_vals)
-    row_ends = [0, *val_ends[k - 1 :: k].tolist()] if k else [0] * (profile.num_samples + 1)
-    for i, st in enumerate(profile.sample_stack.tolist()):
-        sm = m.sample.add(location_id=per_stack[st], value=val_bytes[row_ends[i] : row_ends[i + 1]])
-        if profile.sample_labels:
-            for lb in profile.sample_labels[i]:
-                sm.label.add(key=s(lb.key), str=s(lb.str), num=lb.num, num_unit=s(lb.num_unit))
+    blob, lab_start, lab_len = _encode_labels(profile, s)
     for mp in profile.mappings:
         m.mapping.add(
             id=mp.id,
@@ -320,14 +329,43 @@ def encode(profile: Profile, *, compress: bool = True) -> bytes:
     m.default_sample_type = s(profile.default_sample_type)
     m.doc_url = s(profile.doc_url)
     m.string_table.extend(t.encode("utf-8", "surrogateescape") for t in strings)
-    raw: bytes = m.SerializeToString()
-    return gzip.compress(raw, compresslevel=6, mtime=0) if compress else raw
+    values = profile.values.reshape(profile.num_samples, len(profile.sample_types))
+    # Fields may come in any order; samples go last, written by numpy.
+    raw: bytes = m.SerializeToString() + build_sample_section(
+        profile.stacks.offsets,
+        profile.stacks.location_ids,
+        profile.sample_stack,
+        values,
+        blob,
+        lab_start,
+        lab_len,
+    )
+    # BestSpeed, as Go's runtime/pprof writes them.
+    return gzip.compress(raw, compresslevel=1, mtime=0) if compress else raw
 
 
-def _varint_byte_offsets(values: Any, offsets: Any) -> list[int]:
-    """Byte offsets of CSR groups once ``values`` are varint-encoded back to back."""
-    if len(values) == 0:
-        return [0] * len(offsets)
-    _, ends = encode_varints(values)
-    ends = np.concatenate([[0], ends])
-    return [int(x) for x in ends[offsets]]
+def _encode_labels(
+    profile: Profile, s: Any
+) -> tuple[bytes, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Encode each distinct label set once; return the blob and per-sample ranges."""
+    n = profile.num_samples
+    if not profile.sample_labels:
+        zeros = np.zeros(n, dtype=np.int64)
+        return b"", zeros, zeros
+    # label tuples are usually shared objects (decode interns them): key by identity
+    seen: dict[int, int] = {}
+    parts: list[bytes] = []
+    which = []
+    for labels in profile.sample_labels:
+        at = seen.get(id(labels))
+        if at is None:
+            msg = FULL_LABEL_SET()
+            for lb in labels:
+                msg.label.add(key=s(lb.key), str=s(lb.str), num=lb.num, num_unit=s(lb.num_unit))
+            at = seen[id(labels)] = len(parts)
+            parts.append(msg.SerializeToString())
+        which.append(at)
+    sizes = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    idx = np.asarray(which, dtype=np.int64)
+    return b"".join(parts), starts[idx], sizes[idx]

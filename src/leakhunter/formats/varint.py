@@ -11,7 +11,13 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["VarintError", "decode_varints", "encode_varints"]
+__all__ = [
+    "VarintError",
+    "decode_segments",
+    "decode_varints",
+    "encode_varints",
+    "read_varints_at",
+]
 
 _U8 = npt.NDArray[np.uint8]
 _U64 = npt.NDArray[np.uint64]
@@ -54,6 +60,48 @@ def decode_varints(buf: bytes) -> tuple[_U64, npt.NDArray[np.int64]]:
     return np.add.reduceat(parts, starts), done
 
 
+def decode_segments(buf: bytes, offs: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], _U64]:
+    """Decode consecutive segments of packed varints (segment i is buf[offs[i]:offs[i+1]]).
+
+    Returns:
+        CSR offsets of each segment's values, and all the values.
+
+    Raises:
+        VarintError: a varint is truncated (also at a segment's end) or too long.
+    """
+    n = len(offs) - 1
+    b = np.frombuffer(buf, dtype=np.uint8)
+    out = np.zeros(n + 1, dtype=np.int64)
+    if b.size == 0:
+        return out, np.zeros(0, dtype=np.uint64)
+    ends = b < 0x80
+    lens = np.diff(offs)
+    nonempty = lens > 0
+    if not ends[offs[1:][nonempty] - 1].all():
+        raise VarintError("truncated varint")
+    counts = np.zeros(n, dtype=np.int64)
+    counts[nonempty] = np.add.reduceat(ends, offs[:-1][nonempty], dtype=np.int64)
+    np.cumsum(counts, out=out[1:])
+    if ends.all():  # every varint is one byte: the common case for location ids
+        return out, b.astype(np.uint64)
+    last = np.flatnonzero(ends)
+    first = np.empty_like(last)
+    first[0] = 0
+    first[1:] = last[:-1] + 1
+    size = last - first + 1
+    if int(size.max()) > 10:
+        raise VarintError("varint longer than 10 bytes")
+    values = (b[first] & 0x7F).astype(np.uint64)
+    more = np.flatnonzero(size > 1)
+    shift = 1
+    while more.size:
+        part = (b[first[more] + shift] & 0x7F).astype(np.uint64)
+        values[more] |= part << np.uint64(7 * shift)
+        shift += 1
+        more = more[size[more] > shift]
+    return out, values
+
+
 def encode_varints(values: npt.NDArray[np.uint64]) -> tuple[bytes, npt.NDArray[np.int64]]:
     """Encode values as concatenated varints.
 
@@ -76,3 +124,40 @@ def encode_varints(values: npt.NDArray[np.uint64]) -> tuple[bytes, npt.NDArray[n
     out = ((v[owner] >> (7 * pos).astype(np.uint64)) & np.uint64(0x7F)).astype(np.uint8)
     out[pos < nbytes[owner] - 1] |= 0x80
     return out.tobytes(), ends
+
+
+def read_varints_at(
+    buf: _U8, pos: npt.NDArray[np.int64], limit: npt.NDArray[np.int64]
+) -> tuple[_U64, npt.NDArray[np.int64]]:
+    """Read one varint at each of many positions of buf at once.
+
+    Args:
+        buf: the bytes.
+        pos: where each varint starts.
+        limit: for each varint, the end (exclusive) of the message it lies in.
+
+    Returns:
+        The values, and the position just past each varint.
+
+    Raises:
+        VarintError: a varint runs past its limit or is longer than 10 bytes.
+    """
+    value = np.zeros(pos.size, dtype=np.uint64)
+    p = pos.copy()
+    if pos.size == 0:
+        return value, p
+    if int(pos.min()) < 0 or (p >= limit).any():
+        raise VarintError("truncated varint")
+    going = np.arange(pos.size)  # varints not yet terminated
+    last = buf.size - 1
+    for shift in range(0, 70, 7):
+        at = p[going]
+        if (at >= limit[going]).any():
+            raise VarintError("truncated varint")
+        byte = buf[np.minimum(at, last)]
+        value[going] |= (byte & 0x7F).astype(np.uint64) << np.uint64(shift)
+        p[going] = at + 1
+        going = going[byte >= 0x80]
+        if going.size == 0:
+            return value, p
+    raise VarintError("varint longer than 10 bytes")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -25,10 +26,14 @@ __all__ = [
     "Sample",
     "Stacks",
     "ValueType",
+    "gather_segments",
+    "intern_segments",
+    "intern_stacks",
     "make_profile",
 ]
 
 I64 = npt.NDArray[np.int64]
+_T = TypeVar("_T", bound=np.generic)
 
 
 def frozen_i64(a: npt.ArrayLike) -> npt.NDArray[np.int64]:
@@ -43,6 +48,24 @@ def frozen_u64(a: npt.ArrayLike) -> npt.NDArray[np.uint64]:
     arr = np.array(a, dtype=np.uint64)
     arr.flags.writeable = False
     return arr
+
+
+def adopt_i64(arr: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Make a freshly built int64 array read-only in place, without copying.
+
+    Only for arrays nobody else holds (decoders, ops): it saves a copy of
+    arrays with millions of entries.
+    """
+    out = np.asarray(arr, dtype=np.int64)
+    out.flags.writeable = False
+    return out
+
+
+def adopt_u64(arr: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """Make a freshly built uint64 array read-only in place, without copying."""
+    out = np.asarray(arr, dtype=np.uint64)
+    out.flags.writeable = False
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +190,100 @@ class Stacks:
 
 
 EMPTY_STACKS = Stacks.build([])
+
+
+def intern_segments(data: bytes, offs: I64) -> tuple[I64, I64]:
+    """Find identical byte segments of data (segment i is data[offs[i]:offs[i+1]]).
+
+    Returns:
+        The first segment of each distinct value, in first-seen order, and each
+        segment's index into that list.
+    """
+    n = len(offs) - 1
+    lens = np.diff(offs)
+    width = -(-int(lens.max()) // 8) * 8 if n else 0
+    if n == 0 or width == 0:
+        return np.zeros(min(n, 1), dtype=np.int64), np.zeros(n, dtype=np.int64)
+    if n * width > 4 * len(data) + (1 << 22):  # a few very long segments: padding too costly
+        return _intern_dict(data, offs)
+    # Pad every segment to `width` bytes: rows of 64-bit words compare exactly.
+    rows = np.zeros((n, width), dtype=np.uint8)
+    rows[np.arange(width) < lens[:, None]] = np.frombuffer(data, dtype=np.uint8)
+    words = rows.view(np.uint64)
+    h = lens.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    for j in range(words.shape[1]):
+        h ^= words[:, j]
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(29)
+    uniq, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+    if len(uniq) == n:  # distinct hashes: distinct segments, nothing to verify
+        every = np.arange(n, dtype=np.int64)
+        return every, every
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    reps, which = first[order], rank[inverse.reshape(-1)]
+    back = reps[which]
+    if not ((lens[back] == lens).all() and (words[back] == words).all()):
+        return _intern_dict(data, offs)  # a hash collision: settle it exactly
+    return reps.astype(np.int64), which.astype(np.int64)
+
+
+def _intern_dict(data: bytes, offs: I64) -> tuple[I64, I64]:
+    index: dict[bytes, int] = {}
+    bounds = offs.tolist()
+    which = np.fromiter(
+        (index.setdefault(data[a:b], len(index)) for a, b in zip(bounds, bounds[1:], strict=False)),
+        dtype=np.int64,
+        count=len(bounds) - 1,
+    )
+    reps = np.unique(which, return_index=True)[1]
+    return reps.astype(np.int64), which
+
+
+def gather_segments(arr: npt.NDArray[_T], starts: I64, lens: I64) -> npt.NDArray[_T]:
+    """Concatenate ``arr[starts[i]:starts[i] + lens[i]]`` for every i.
+
+    Segments must be in increasing position and disjoint (true of every
+    caller: stacks or fields in order). Repeating True/False over the runs of
+    segments and gaps gives a mask, far cheaper than an index of every element.
+    """
+    nonempty = lens > 0
+    first, size = starts[nonempty], lens[nonempty]
+    if first.size == 0:
+        return arr[:0]
+    total = int(size.sum())
+    if total == arr.size:
+        return arr
+    runs = np.empty(2 * first.size + 1, dtype=np.int64)
+    runs[0:-1:2] = first - np.concatenate([[0], (first + size)[:-1]])
+    runs[1::2] = size
+    runs[-1] = arr.size - int(first[-1] + size[-1])
+    flags = np.zeros(runs.size, dtype=np.bool_)
+    flags[1::2] = True
+    return arr[np.repeat(flags, runs)]
+
+
+def intern_stacks(offsets: I64, location_ids: npt.NDArray[np.uint64]) -> tuple[Stacks, I64]:
+    """Deduplicate stacks given in CSR form (possibly with repeats).
+
+    Returns:
+        The table of distinct stacks in first-seen order, and each input
+        stack's index in it.
+    """
+    n = len(offsets) - 1
+    top = int(location_ids.max()) if location_ids.size else 0
+    narrow = np.uint16 if top < 1 << 16 else np.uint32 if top < 1 << 32 else np.uint64
+    width = np.dtype(narrow).itemsize
+    packed = location_ids.astype(np.dtype(narrow).newbyteorder("<")).tobytes()
+    reps, which = intern_segments(packed, offsets * width)
+    if len(reps) == n:
+        return Stacks(offsets=adopt_i64(offsets.copy()), location_ids=location_ids), which
+    lens = np.diff(offsets)[reps]
+    new_offsets = np.zeros(len(reps) + 1, dtype=np.int64)
+    np.cumsum(lens, out=new_offsets[1:])
+    flat = gather_segments(location_ids, offsets[reps], lens)
+    return Stacks(offsets=adopt_i64(new_offsets), location_ids=adopt_u64(flat)), which
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -1,16 +1,21 @@
 """Flat/cum aggregation by function, line or whole stack, and pprof-compatible top.
 
-All work is vectorised over interned stacks: each distinct stack is expanded
-to node ids once, stack values are summed with numpy, and cum is computed over
-unique (stack, node) pairs so a recursive function counts once per stack, as in
-pprof. Row order, totals and the node-fraction cut follow `go tool pprof -top`.
+Nodes are named and merged the way pprof's graph package does it (function
+name; or name, cleaned file and line; unnamed code by its binary), so `top`
+prints what `go tool pprof -top` prints. All sample work is vectorised over the
+interned stacks. A node's cum counts each stack once even when recursion puts
+the node on it several times: every location gets a bit mask of its nodes,
+masks are OR-reduced along each stack, and stacks are then grouped by mask,
+which is linear in the number of frames (the few stacks whose node sets need
+more than 1024 bits fall back to deduplicating (stack, node) pairs).
 """
 
 from __future__ import annotations
 
-import os
+import posixpath
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,9 +23,23 @@ import numpy.typing as npt
 from leakhunter.model.profile import Profile
 from leakhunter.ops.merge import BASE_LABEL
 
-__all__ = ["Granularity", "NodeTable", "TopReport", "TopRow", "aggregate", "node_table", "top"]
+__all__ = [
+    "Granularity",
+    "NodeTable",
+    "TopReport",
+    "TopRow",
+    "aggregate",
+    "node_table",
+    "report_total",
+    "stack_values",
+    "top",
+]
 
 I64 = npt.NDArray[np.int64]
+Frame = tuple[str, str, int]
+
+#: Node sets wider than this many 64-bit words use the pair-dedupe fallback.
+_MAX_MASK_WORDS = 16
 
 
 class Granularity(StrEnum):
@@ -39,140 +58,280 @@ class NodeTable:
     """
 
     names: tuple[str, ...]
-    frames: tuple[tuple[str, str, int], ...]
+    frames: tuple[Frame, ...]
     stack_offsets: I64
     stack_nodes: I64
 
 
-def _location_nodes(
-    profile: Profile, granularity: Granularity
-) -> tuple[list[str], list[tuple[str, str, int]], I64, I64, npt.NDArray[np.uint64]]:
-    """Map each location to node ids; returns names, frames, CSR and sorted ids."""
+@dataclass(frozen=True, slots=True)
+class _LocationNodes:
+    """Every location's nodes (innermost line first) in CSR form, and the stacks' frames.
+
+    Entry i of the CSR belongs to the location with id i when ids are dense
+    (then ``frame_items`` is the stacks' location ids themselves, no lookup),
+    else to the i-th location of the profile.
+    """
+
+    names: list[str]
+    frames: list[Frame]
+    offsets: I64
+    nodes: I64
+    frame_items: npt.NDArray[np.integer[Any]]
+
+
+def _clean(path: str) -> str:
+    """Clean a path like Go's filepath.Clean (which pprof applies to file names)."""
+    if not path:
+        return ""
+    out = posixpath.normpath(path)
+    return "/" + out.lstrip("/") if out.startswith("//") else out
+
+
+def _location_nodes(profile: Profile, granularity: Granularity) -> _LocationNodes:
+    """Name each location's nodes as pprof's NodeInfo.PrintableName does."""
     funcs = {f.id: f for f in profile.functions}
-    index: dict[str, int] = {}
+    objfiles = {m.id: m.filename for m in profile.mappings}
+    lines_too = granularity is Granularity.LINE
+    index: dict[tuple[object, ...], int] = {}
     names: list[str] = []
-    frames: list[tuple[str, str, int]] = []
-    counts: list[int] = []
-    flat: list[int] = []
+    frames: list[Frame] = []
+    per_location: list[list[int]] = []
     for loc in profile.locations:
-        n = 0
-        for ln in loc.lines:
-            f = funcs.get(ln.function_id)
-            if f is None:
-                continue
-            if granularity is Granularity.LINE:
-                file = os.path.normpath(f.filename) if f.filename else ""
-                name = f"{f.name} {file}:{ln.line}" if file or ln.line else f.name
-            else:
-                name = f.name
-            node = index.get(name)
+        objfile = objfiles.get(loc.mapping_id, "")
+        mine = []
+        for ln in loc.lines or (None,):
+            f = funcs.get(ln.function_id) if ln is not None else None
+            name = f.name if f is not None else ""
+            file = _clean(f.filename) if f is not None and lines_too else ""
+            line = ln.line if ln is not None and lines_too else 0
+            # like NodeInfo: unnamed code is told apart by binary and start line
+            key = (name, file, line) if name else (name, file, line, objfile, _start(f))
+            node = index.get(key)
             if node is None:
-                node = index[name] = len(names)
-                names.append(name)
-                frames.append((f.name, f.filename, ln.line))
-            flat.append(node)
-            n += 1
-        if n == 0:  # unsymbolized location: one node per address
-            name = f"0x{loc.address:x}" if loc.address else "<unknown>"
-            node = index.setdefault(name, len(names))
-            if node == len(names):
-                names.append(name)
-                frames.append((name, "", 0))
-            flat.append(node)
-            n = 1
-        counts.append(n)
-    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    ids = np.fromiter((loc.id for loc in profile.locations), np.uint64, len(profile.locations))
-    return names, frames, offsets, np.array(flat, dtype=np.int64), ids
+                node = index[key] = len(names)
+                names.append(_printable(name, file, line, objfile))
+                if f is not None and ln is not None:
+                    frames.append((f.name, f.filename, ln.line))
+                else:
+                    frames.append((names[-1], "", 0))
+            mine.append(node)
+        per_location.append(mine)
+    ids = [loc.id for loc in profile.locations]
+    wanted = profile.stacks.location_ids
+    top = max(ids, default=0)
+    if top <= 4 * len(ids) + (1 << 16) and (wanted.size == 0 or int(wanted.max()) <= top):
+        by_id: list[list[int]] = [[] for _ in range(top + 1)]
+        for i, mine in zip(ids, per_location, strict=True):
+            by_id[i] = mine
+        known = np.zeros(top + 1, dtype=bool)
+        known[ids] = True
+        if not known[wanted].all():
+            missing = int(wanted[np.argmin(known[wanted])])
+            raise ValueError(f"a stack refers to missing location {missing}")
+        offsets, nodes = _csr(by_id)
+        return _LocationNodes(names, frames, offsets, nodes, wanted)
+    offsets, nodes = _csr(per_location)
+    loc_ids = np.fromiter(ids, np.uint64, len(ids))
+    return _LocationNodes(names, frames, offsets, nodes, _location_index(loc_ids, wanted))
+
+
+def _csr(lists: list[list[int]]) -> tuple[I64, I64]:
+    offsets = np.zeros(len(lists) + 1, dtype=np.int64)
+    np.cumsum([len(x) for x in lists], out=offsets[1:])
+    return offsets, np.fromiter((v for x in lists for v in x), np.int64, int(offsets[-1]))
+
+
+def _start(f: object) -> int:
+    return int(getattr(f, "start_line", 0))
+
+
+def _printable(name: str, file: str, line: int, objfile: str) -> str:
+    parts = [name] if name else []
+    if line:
+        parts.append(f"{file}:{line}")
+    elif file:
+        parts.append(file)
+    elif not name:
+        parts.append(f"[{posixpath.basename(objfile)}]" if objfile else "<unknown>")
+    return " ".join(parts)
+
+
+def _location_index(ids: npt.NDArray[np.uint64], wanted: npt.NDArray[np.uint64]) -> I64:
+    """Map location ids to positions in ids; a lookup table when ids are dense."""
+    if wanted.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if ids.size == 0:
+        raise ValueError(f"stacks refer to location {int(wanted[0])} but there are none")
+    top = int(ids.max())
+    if int(wanted.max()) <= top <= 4 * ids.size + (1 << 16):
+        lut = np.full(top + 1, -1, dtype=np.int64)
+        lut[ids] = np.arange(ids.size)
+        pos = lut[wanted]
+    else:
+        order = np.argsort(ids, kind="stable")
+        at = np.minimum(np.searchsorted(ids[order], wanted), ids.size - 1)
+        pos = np.where(ids[order][at] == wanted, order[at], -1)
+    if int(pos.min()) < 0:
+        raise ValueError(f"a stack refers to missing location {int(wanted[np.argmin(pos)])}")
+    return pos
 
 
 def node_table(profile: Profile, granularity: Granularity = Granularity.FUNCTION) -> NodeTable:
     """Expand every interned stack into node ids of the given granularity."""
     gran = Granularity.FUNCTION if granularity is Granularity.STACK else granularity
-    names, frames, loc_off, loc_nodes, ids = _location_nodes(profile, gran)
-    stacks = profile.stacks
-    if stacks.location_ids.size == 0 or ids.size == 0:
-        table = NodeTable(
-            tuple(names), tuple(frames), np.zeros(len(stacks) + 1, np.int64), np.zeros(0, np.int64)
-        )
-    else:
-        order = np.argsort(ids, kind="stable")
-        loc_index = order[np.searchsorted(ids[order], stacks.location_ids)]
-        per_loc = np.diff(loc_off)
-        if (per_loc == 1).all():
-            nodes = loc_nodes[loc_off[:-1]][loc_index]
-            offsets = stacks.offsets
-        else:
-            reps = per_loc[loc_index]
-            starts = np.repeat(loc_off[:-1][loc_index], reps)
-            within = np.arange(int(reps.sum()), dtype=np.int64) - np.repeat(
-                np.cumsum(reps) - reps, reps
-            )
-            nodes = loc_nodes[starts + within]
-            csum = np.concatenate([[0], np.cumsum(reps)])
-            offsets = csum[stacks.offsets]
-        table = NodeTable(tuple(names), tuple(frames), offsets.astype(np.int64), nodes)
+    ln = _location_nodes(profile, gran)
+    per_loc = np.diff(ln.offsets)
+    offsets = profile.stacks.offsets
+    items = ln.frame_items
+    if items.size == 0:
+        nodes = np.zeros(0, dtype=np.int64)
+    elif (per_loc[items] == 1).all():
+        nodes = ln.nodes[ln.offsets[:-1][items]]
+    else:  # inlined locations expand to several nodes, innermost first
+        reps = per_loc[items]
+        ends = np.cumsum(reps)
+        within = np.arange(int(ends[-1]), dtype=np.int64) - np.repeat(ends - reps, reps)
+        nodes = ln.nodes[np.repeat(ln.offsets[:-1][items], reps) + within]
+        offsets = np.concatenate([[0], ends])[offsets]
+    table = NodeTable(tuple(ln.names), tuple(ln.frames), offsets.astype(np.int64), nodes)
     if granularity is Granularity.STACK:
-        return _stack_nodes(table, len(stacks))
+        return _stack_nodes(table, len(profile.stacks))
     return table
 
 
 def _stack_nodes(fn: NodeTable, n_stacks: int) -> NodeTable:
     """One node per distinct function-level stack, named root-first like folded stacks."""
-    index: dict[str, int] = {}
+    index: dict[bytes, int] = {}
+    raw = fn.stack_nodes.astype(np.int64).tobytes()
+    offs = (fn.stack_offsets * 8).tolist()
+    nodes = np.fromiter(
+        (index.setdefault(raw[a:b], len(index)) for a, b in zip(offs, offs[1:], strict=False)),
+        dtype=np.int64,
+        count=n_stacks,
+    )
+    chains = np.unique(nodes, return_index=True)[1].tolist()
+    all_nodes = fn.stack_nodes.tolist()
+    bounds = fn.stack_offsets.tolist()
     names: list[str] = []
-    frames: list[tuple[str, str, int]] = []
-    nodes = np.zeros(n_stacks, dtype=np.int64)
-    offs = fn.stack_offsets.tolist()
-    stack_nodes = fn.stack_nodes.tolist()
-    for s in range(n_stacks):
-        chain = stack_nodes[offs[s] : offs[s + 1]]
-        name = ";".join(fn.names[i] for i in reversed(chain)) or "<empty>"
-        node = index.get(name)
-        if node is None:
-            node = index[name] = len(names)
-            names.append(name)
-            frames.append(fn.frames[chain[0]] if chain else ("<empty>", "", 0))
-        nodes[s] = node
+    frames: list[Frame] = []
+    for s in chains:
+        chain = all_nodes[bounds[s] : bounds[s + 1]]
+        names.append(";".join(fn.names[i] for i in reversed(chain)) or "<empty>")
+        frames.append(fn.frames[chain[0]] if chain else ("<empty>", "", 0))
     return NodeTable(tuple(names), tuple(frames), np.arange(n_stacks + 1, dtype=np.int64), nodes)
 
 
 def stack_values(profile: Profile, index: int) -> tuple[I64, npt.NDArray[np.bool_]]:
     """Sum one sample type per interned stack; also say which stacks have nonzero samples."""
     col = profile.column(index)
-    nz = col != 0
     n = len(profile.stacks)
+    sst = profile.sample_stack
+    if n == len(sst) and (sst == np.arange(n)).all():  # one sample per stack, in order
+        return col.astype(np.int64, copy=True), col != 0
     sums = np.zeros(n, dtype=np.int64)
-    np.add.at(sums, profile.sample_stack[nz], col[nz])
-    present = np.bincount(profile.sample_stack[nz], minlength=n) > 0
+    np.add.at(sums, sst, col)
+    present = np.zeros(n, dtype=bool)
+    present[sst[col != 0]] = True
     return sums, present
+
+
+def _flat_cum(
+    n_nodes: int,
+    item_offsets: I64,
+    item_nodes: I64,
+    frame_items: npt.NDArray[np.integer[Any]],
+    stack_offsets: I64,
+    sums: I64,
+) -> tuple[I64, I64]:
+    """Flat and cum per node, stacks given as sequences of items (leaf first).
+
+    An item is a location (its nodes: its lines, innermost first) or a node.
+    Flat goes to the innermost node of a stack's first item; cum to every node
+    on the stack, once per stack.
+    """
+    flat = np.zeros(n_nodes, dtype=np.int64)
+    cum = np.zeros(n_nodes, dtype=np.int64)
+    depth = np.diff(stack_offsets)
+    full = np.flatnonzero((depth > 0) & (sums != 0))
+    if full.size == 0 or n_nodes == 0:
+        return flat, cum
+    leaf = item_nodes[item_offsets[frame_items[stack_offsets[full]]]]
+    np.add.at(flat, leaf, sums[full])
+    words = -(-n_nodes // 64)
+    if words > _MAX_MASK_WORDS:
+        _cum_by_pairs(cum, item_offsets, item_nodes, frame_items, stack_offsets, sums)
+        return flat, cum
+    # bit masks: per item its nodes, then per stack the OR over its items; the
+    # narrowest word that fits keeps the per-frame arrays small
+    word = np.dtype(_mask_dtype(n_nodes) if words == 1 else np.uint64).newbyteorder("<")
+    bits_per_word = 8 * word.itemsize
+    owner = np.repeat(np.arange(len(item_offsets) - 1), np.diff(item_offsets))
+    item_masks = np.zeros((len(item_offsets) - 1, words), dtype=word)
+    bits = np.left_shift(word.type(1), (item_nodes % bits_per_word).astype(word))
+    np.bitwise_or.at(item_masks, (owner, item_nodes // bits_per_word), bits)
+    nonempty = np.flatnonzero(depth > 0)
+    starts = stack_offsets[nonempty]
+    stack_masks = np.empty((nonempty.size, words), dtype=word)
+    for w in range(words):
+        stack_masks[:, w] = np.bitwise_or.reduceat(item_masks[frame_items, w], starts)
+    # group stacks with the same node set, then spread each group's sum over its nodes
+    if words == 1:
+        distinct, which = np.unique(stack_masks.reshape(-1), return_inverse=True)
+    else:
+        rows = stack_masks.view(np.dtype((np.void, word.itemsize * words))).reshape(-1)
+        distinct, which = np.unique(rows, return_inverse=True)
+    group_sums = np.zeros(distinct.size, dtype=np.int64)
+    np.add.at(group_sums, which.reshape(-1), sums[nonempty])
+    as_bytes = np.frombuffer(np.ascontiguousarray(distinct).tobytes(), dtype=np.uint8)
+    member = np.unpackbits(
+        as_bytes.reshape(distinct.size, word.itemsize * words), axis=1, bitorder="little"
+    )[:, :n_nodes]
+    cum += group_sums @ member.astype(np.int64)
+    return flat, cum
+
+
+def _mask_dtype(n_nodes: int) -> type[np.unsignedinteger[Any]]:
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if n_nodes <= 8 * np.dtype(dtype).itemsize:
+            return dtype
+    return np.uint64
+
+
+def _cum_by_pairs(
+    cum: I64,
+    item_offsets: I64,
+    item_nodes: I64,
+    frame_items: npt.NDArray[np.integer[Any]],
+    stack_offsets: I64,
+    sums: I64,
+) -> None:
+    """Add to cum by deduplicating (stack, node) pairs (O(F log F); for huge node sets)."""
+    per_item = np.diff(item_offsets)
+    reps = per_item[frame_items]
+    ends = np.cumsum(reps)
+    within = np.arange(int(ends[-1]), dtype=np.int64) - np.repeat(ends - reps, reps)
+    nodes = item_nodes[np.repeat(item_offsets[:-1][frame_items], reps) + within]
+    node_offsets = np.concatenate([[0], ends])[stack_offsets]
+    owner = np.repeat(np.arange(len(stack_offsets) - 1), np.diff(node_offsets))
+    n_nodes = len(cum)
+    pair = np.sort(owner * n_nodes + nodes)
+    pair = pair[np.concatenate([[True], pair[1:] != pair[:-1]])]
+    np.add.at(cum, pair % n_nodes, sums[pair // n_nodes])
 
 
 def aggregate(
     profile: Profile, index: int, table: NodeTable
 ) -> tuple[I64, I64, npt.NDArray[np.bool_]]:
-    """Return flat and cum per node, and which nodes occur in nonzero samples."""
+    """Return flat and cum per node, and which nodes pprof would keep in its graph.
+
+    A node is kept unless its flat and cum are both zero (values that cancel
+    out in a diff, or nodes only on zero-valued samples).
+    """
     n_nodes = len(table.names)
-    sums, present = stack_values(profile, index)
-    flat = np.zeros(n_nodes, dtype=np.int64)
-    cum = np.zeros(n_nodes, dtype=np.int64)
-    seen = np.zeros(n_nodes, dtype=bool)
-    depth = np.diff(table.stack_offsets)
-    use = present & (depth > 0)
-    if not use.any():
-        return flat, cum, seen
-    s_idx = np.flatnonzero(use)
-    np.add.at(flat, table.stack_nodes[table.stack_offsets[s_idx]], sums[s_idx])
-    owner = np.repeat(np.arange(len(depth), dtype=np.int64), depth)
-    keep = use[owner]
-    pair = owner[keep] * n_nodes + table.stack_nodes[keep]
-    pair = np.unique(pair)
-    nodes = pair % n_nodes
-    np.add.at(cum, nodes, sums[pair // n_nodes])
-    # pprof keeps a node only if its values did not cancel out (diffs).
-    seen = (cum != 0) | (flat != 0)
-    return flat, cum, seen
+    sums, _ = stack_values(profile, index)
+    every = np.arange(n_nodes + 1, dtype=np.int64)
+    flat, cum = _flat_cum(n_nodes, every, every[:-1], table.stack_nodes, table.stack_offsets, sums)
+    return flat, cum, (cum != 0) | (flat != 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,19 +357,49 @@ class TopReport:
     dropped_nodes: int
     node_cutoff: int
     shown_flat: int
+    node_fraction: float = 0.005
 
 
 def report_total(profile: Profile, index: int) -> int:
     """Total as pprof computes it: sum of |values|, or of the base's for a diff."""
     col = np.abs(profile.column(index))
     if profile.sample_labels:
-        base = np.fromiter(
-            (BASE_LABEL in lb for lb in profile.sample_labels), bool, profile.num_samples
-        )
-        diff_total = int(col[base].sum())
-        if diff_total > 0:
-            return diff_total
+        base = _base_samples(profile)
+        if base is not None:
+            diff_total = int(col[base].sum())
+            if diff_total > 0:
+                return diff_total
     return int(col.sum())
+
+
+def _base_samples(profile: Profile) -> npt.NDArray[np.bool_] | None:
+    """Mark samples labelled pprof::base=true (None if there are none).
+
+    Label tuples are shared between samples (decode and merge intern them), so
+    each distinct tuple is tested once.
+    """
+    labels = profile.sample_labels
+    distinct = dict(zip(map(id, labels), labels, strict=True))
+    verdict = {key: BASE_LABEL in value for key, value in distinct.items()}
+    if not any(verdict.values()):
+        return None
+    return np.fromiter(map(verdict.__getitem__, map(id, labels)), dtype=bool, count=len(labels))
+
+
+def _node_values(
+    profile: Profile, index: int, granularity: Granularity
+) -> tuple[list[str], list[Frame], I64, I64]:
+    """Names, frames, flat and cum of every node (without expanding inlined frames)."""
+    if granularity is Granularity.STACK:
+        table = node_table(profile, granularity)
+        flat, cum, _ = aggregate(profile, index, table)
+        return list(table.names), list(table.frames), flat, cum
+    ln = _location_nodes(profile, granularity)
+    sums, _ = stack_values(profile, index)
+    flat, cum = _flat_cum(
+        len(ln.names), ln.offsets, ln.nodes, ln.frame_items, profile.stacks.offsets, sums
+    )
+    return ln.names, ln.frames, flat, cum
 
 
 def top(
@@ -222,32 +411,38 @@ def top(
     *,
     total: int | None = None,
 ) -> TopReport:
-    """Build the top table of one sample type.
+    """Build the top table of one sample type, as `go tool pprof -top` does.
 
     Nodes whose |cum| is below node_fraction of the summed flat values are
-    dropped (pprof's default trimming); then rows sort by |flat| desc, name asc,
-    |cum| desc, and ``limit`` keeps the first rows. ``total`` overrides the
-    report total (pprof takes it before focus/ignore filtering).
+    dropped (pprof's default trimming); then rows sort by |flat| desc, name
+    asc (byte order), |cum| desc, and ``limit`` keeps the first rows.
+    ``total`` overrides the report total (pprof takes it before focus/ignore).
     """
-    table = node_table(profile, granularity)
-    flat, cum, seen = aggregate(profile, index, table)
-    nodes = np.flatnonzero(seen)
+    names, frames, flat, cum = _node_values(profile, index, granularity)
+    nodes = np.flatnonzero((cum != 0) | (flat != 0))
     flat_sum = int(flat[nodes].sum())
     cutoff = abs(int(float(flat_sum) * node_fraction))
     kept = nodes[np.abs(cum[nodes]) >= cutoff] if cutoff > 0 else nodes
-    dropped = len(nodes) - len(kept)
-    names = table.names
-    order = sorted(kept.tolist(), key=lambda i: (-abs(int(flat[i])), names[i], -abs(int(cum[i]))))
+    flat_of, cum_of = flat.tolist(), cum.tolist()
+    order = sorted(
+        kept.tolist(),
+        key=lambda i: (
+            -abs(flat_of[i]),
+            names[i].encode("utf-8", "surrogateescape"),
+            -abs(cum_of[i]),
+        ),
+    )
     if limit is not None and limit >= 0:
         order = order[:limit]
-    rows = tuple(TopRow(names[i], int(flat[i]), int(cum[i]), *table.frames[i]) for i in order)
+    rows = tuple(TopRow(names[i], flat_of[i], cum_of[i], *frames[i]) for i in order)
     vt = profile.sample_types[index]
     return TopReport(
         sample_type=vt.type,
         unit=vt.unit,
         total=report_total(profile, index) if total is None else total,
         rows=rows,
-        dropped_nodes=dropped,
+        dropped_nodes=len(nodes) - len(kept),
         node_cutoff=cutoff,
         shown_flat=int(flat[kept].sum()),
+        node_fraction=node_fraction,
     )
