@@ -170,7 +170,14 @@ def run_pprof_top(args: Sequence[str], *, lines: bool = False) -> PprofTop:
     cmd = [*pprof_tool(), "-top", "-unit=B", "-symbolize=none"]
     if lines:
         cmd.append("-lines")
-    proc = subprocess.run([*cmd, *args], capture_output=True, text=True, env=_go_env(), timeout=120)
+    proc = subprocess.run(
+        [*cmd, *args],
+        capture_output=True,
+        text=True,
+        errors="surrogateescape",  # names may hold non-UTF-8 bytes, as ours do
+        env=_go_env(),
+        timeout=120,
+    )
     if proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} {' '.join(args)} failed:\n{proc.stderr}")
     return parse_top(proc.stdout)
@@ -200,3 +207,92 @@ def first_difference(a: Sequence[object], b: Sequence[object]) -> str:
         if x != y:
             return f"row {i}: leakhunter {x!r} != pprof {y!r}"
     return f"lengths differ: leakhunter {len(a)} rows, pprof {len(b)} rows"
+
+
+# ---------------------------------------------------------------------------
+# Hand-built profiles
+
+
+def hand_profile(
+    rows: Sequence[tuple[object, ...]],
+    types: Sequence[tuple[str, str]] = (("samples", "count"),),
+    **fields: object,
+):
+    """Build a Profile from readable rows: (stack, values[, labels]).
+
+    A stack lists frames leaf first. A frame is "func" or "func:line"; a tuple of
+    such strings is one location with inlined lines (innermost first); None is
+    an unsymbolized location. Each distinct frame gets one location and each
+    function (file "<func>.go") one entry, ids in order of first use.
+    """
+    from leakhunter.model import Function, Line, Location, Mapping, Sample, ValueType, make_profile
+
+    functions: dict[str, Function] = {}
+    locations: dict[object, Location] = {}
+
+    def function(name: str) -> Function:
+        if name not in functions:
+            functions[name] = Function(id=len(functions) + 1, name=name, filename=f"{name}.go")
+        return functions[name]
+
+    def line(spec: str) -> Line:
+        name, _, num = spec.partition(":")
+        return Line(function(name).id, int(num) if num else 0)
+
+    def location(frame: object) -> int:
+        if frame not in locations:
+            specs = () if frame is None else frame if isinstance(frame, tuple) else (frame,)
+            locations[frame] = Location(
+                id=len(locations) + 1,
+                mapping_id=1,
+                address=0x1000 + 16 * len(locations) if frame is None else 0,
+                lines=tuple(line(s) for s in specs),
+            )
+        return locations[frame].id
+
+    samples = []
+    for row in rows:
+        stack, values = row[0], row[1]
+        labels = row[2] if len(row) > 2 else ()
+        ids = tuple(location(f) for f in stack)  # type: ignore[attr-defined]
+        samples.append(Sample(ids, tuple(values), tuple(labels)))  # type: ignore[arg-type]
+    fields.setdefault("mappings", (Mapping(id=1, filename="/bin/app", has_functions=True),))
+    return make_profile(
+        [ValueType(*t) for t in types],
+        samples,
+        functions=tuple(functions.values()),
+        locations=tuple(locations.values()),
+        **fields,
+    )
+
+
+def brute_force_top(profile, index: int, granularity: str = "function"):
+    """Reference flat/cum per node name, sample by sample, as pprof's graph does."""
+    funcs = {f.id: f for f in profile.functions}
+    locs = {loc.id: loc for loc in profile.locations}
+    files = {m.id: m.filename for m in profile.mappings}
+    flat: dict[str, int] = {}
+    cum: dict[str, int] = {}
+    for sample in profile.samples():
+        value = sample.values[index]
+        if value == 0:
+            continue
+        names: list[str] = []  # leaf first
+        for lid in sample.location_ids:
+            loc = locs[lid]
+            if not loc.lines:
+                obj = files.get(loc.mapping_id, "")
+                names.append(f"[{obj.rsplit('/', 1)[-1]}]" if obj else "<unknown>")
+            for ln in loc.lines:
+                f = funcs[ln.function_id]
+                if granularity == "line":
+                    names.append(
+                        f"{f.name} {f.filename}:{ln.line}" if ln.line else f"{f.name} {f.filename}"
+                    )
+                else:
+                    names.append(f.name)
+        for name in set(names):
+            cum[name] = cum.get(name, 0) + value
+        if names:
+            flat[names[0]] = flat.get(names[0], 0) + value
+    return {n: (flat.get(n, 0), cum[n]) for n in cum if cum[n] or flat.get(n, 0)}

@@ -47,12 +47,16 @@ def filter_samples(
 ) -> Profile:
     """Keep samples with a frame matching focus and none matching ignore.
 
+    As in pprof, a location matching both counts as ignored, and samples with
+    empty stacks are dropped by any filter.
+
     Raises:
         re.error: a pattern is not a valid regular expression.
     """
     if not focus and not ignore:
         return profile
-    keep_stack = np.ones(len(profile.stacks), dtype=bool)
+    # like pprof, a sample without locations matches no focus and survives no filter
+    keep_stack = profile.stacks.lengths() > 0
     if focus:
         keep_stack &= stack_matches(profile, re.compile(focus))
     if ignore:

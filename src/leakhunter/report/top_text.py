@@ -36,7 +36,13 @@ def render_top_json(report: TopReport) -> str:
 
 
 def _pct(part: int, total: int) -> str:
-    return f"{100.0 * part / total:.2f}%" if total else "0%"
+    """Format a percentage the way pprof does (absolute value, "100%", 2 digits)."""
+    ratio = abs(part / total) * 100 if total else 0.0
+    if 99.95 <= ratio <= 100.05:
+        return "100%"
+    if ratio >= 1.0:
+        return f"{ratio:.2f}%"
+    return f"{ratio:.2g}%"
 
 
 def render_top_text(report: TopReport, title: str = "") -> str:
@@ -50,10 +56,12 @@ def render_top_text(report: TopReport, title: str = "") -> str:
         f"Showing nodes accounting for {format_value(report.shown_flat, unit)}, "
         f"{_pct(report.shown_flat, total)} of {format_value(total, unit)} total"
     )
-    if report.dropped_nodes:
+    if report.dropped_nodes and total:
+        # pprof cuts at the summed flat values but labels the cut with the total
+        shown_cut = abs(int(total * report.node_fraction))
+        plural = "s" if report.dropped_nodes > 1 else ""
         out.append(
-            f"Dropped {report.dropped_nodes} nodes (cum <= "
-            f"{format_value(report.node_cutoff, unit)})"
+            f"Dropped {report.dropped_nodes} node{plural} (cum <= {format_value(shown_cut, unit)})"
         )
     cells = []
     running = 0
