@@ -266,6 +266,14 @@ def hand_profile(
     )
 
 
+def _go_clean(path: str) -> str:
+    """Go's filepath.Clean (posixpath.normpath keeps a leading "//")."""
+    import posixpath
+
+    out = posixpath.normpath(path)
+    return "/" + out.lstrip("/") if out.startswith("//") else out
+
+
 def brute_force_top(profile, index: int, granularity: str = "function"):
     """Reference flat/cum per node name, sample by sample, as pprof's graph does."""
     funcs = {f.id: f for f in profile.functions}
@@ -285,12 +293,14 @@ def brute_force_top(profile, index: int, granularity: str = "function"):
                 names.append(f"[{obj.rsplit('/', 1)[-1]}]" if obj else "<unknown>")
             for ln in loc.lines:
                 f = funcs[ln.function_id]
+                name = f.name
                 if granularity == "line":
-                    names.append(
-                        f"{f.name} {f.filename}:{ln.line}" if ln.line else f"{f.name} {f.filename}"
-                    )
-                else:
-                    names.append(f.name)
+                    file = _go_clean(f.filename) if f.filename else ""
+                    if ln.line:
+                        name = f"{f.name} {file}:{ln.line}"
+                    elif file:
+                        name = f"{f.name} {file}"
+                names.append(name)
         for name in set(names):
             cum[name] = cum.get(name, 0) + value
         if names:
