@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leakhunter.analyze.verdict import Finding, Series, Verdict
 from leakhunter.model.goroutine import Frame
 
-__all__ = ["VERDICT_SCHEMA", "render_verdict_json", "verdict_to_dict"]
+if TYPE_CHECKING:
+    from leakhunter.report.data import ReportData
+
+__all__ = ["VERDICT_SCHEMA", "JsonRenderer", "render_verdict_json", "verdict_to_dict"]
 
 VERDICT_SCHEMA = "leakhunter.verdict/1"
 
@@ -116,3 +119,11 @@ def verdict_to_dict(v: Verdict) -> dict[str, Any]:
 def render_verdict_json(v: Verdict) -> str:
     """Return the verdict as a JSON document."""
     return json.dumps(verdict_to_dict(v), indent=2)
+
+
+class JsonRenderer:
+    """The verdict JSON as a report file format (``--json PATH``)."""
+
+    def render(self, report: ReportData) -> bytes:
+        """Return the verdict document, newline-terminated."""
+        return (render_verdict_json(report.verdict) + "\n").encode()

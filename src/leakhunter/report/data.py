@@ -1,0 +1,219 @@
+"""What a report shows beyond the verdict, gathered once from the session folder.
+
+The verdict says what leaks; people also want to see the live heap, what
+changed, and which goroutines pile up. Those views come from the session's
+profiles and dumps, so they are gathered here (built with ``ops``, parsed with
+``formats``) into plain frozen data that every renderer then only formats.
+Each view is optional: a renderer shows what it gets, and a damaged profile
+costs a view (with a note), never the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from leakhunter import __version__
+from leakhunter.analyze.verdict import Verdict
+from leakhunter.collect.session import Session, Snapshot, load_session
+from leakhunter.errors import FormatError
+from leakhunter.model.goroutine import GoroutineDump, GoroutineGroup
+from leakhunter.ops.flame import FlameGraph, FlameOptions, flame_graph
+from leakhunter.ops.merge import diff
+
+__all__ = [
+    "GatherOptions",
+    "GoroutineGroups",
+    "GroupRow",
+    "ReportData",
+    "SessionFacts",
+    "gather",
+]
+
+T = TypeVar("T")
+
+HEAP_SAMPLE = "inuse_space"
+FLAMES = "flames"
+GOROUTINES = "goroutines"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRow:
+    """A goroutine group of the latest dump, and its size in the earliest one (None: absent)."""
+
+    group: GoroutineGroup
+    count_first: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GoroutineGroups:
+    """The biggest goroutine groups of the latest dump of the judged run."""
+
+    format: str  # "debug=2" (wait states and durations) | "debug=0" (counts only) | ...
+    seq: int  # the snapshot the dump belongs to
+    first_seq: int | None  # the earlier dump counts were compared with
+    total: int
+    groups: tuple[GroupRow, ...]
+    more_groups: int = 0  # groups beyond the ones kept
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFacts:
+    """Where the data came from (for report headers; paths are normalised by tests)."""
+
+    directory: str
+    started: str
+    tool_version: str
+    first_seq: int
+    last_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReportData:
+    """Everything a renderer may format: the verdict plus optional session views."""
+
+    verdict: Verdict
+    session: SessionFacts | None = None
+    heap_flame: FlameGraph | None = None
+    diff_flame: FlameGraph | None = None
+    goroutines: GoroutineGroups | None = None
+    notes: tuple[str, ...] = ()
+    generator: str = f"leakhunter {__version__}"
+
+
+@dataclass(frozen=True, slots=True)
+class GatherOptions:
+    """Which views to gather and how big they may get."""
+
+    flames: bool = True
+    goroutines: bool = True
+    flame: FlameOptions = FlameOptions()
+    max_groups: int = 40
+    max_dump_bytes: int = 512 << 20
+
+
+def gather(
+    verdict: Verdict,
+    session: Session | str | Path | None,
+    options: GatherOptions | None = None,
+) -> ReportData:
+    """Collect the session views a report needs next to its verdict.
+
+    The views come from the run the verdict judged (the last run of the target
+    with as many snapshots as the verdict counts, else the last run).
+    """
+    o = options or GatherOptions()
+    if session is None:
+        return ReportData(verdict)
+    s = session if isinstance(session, Session) else load_session(session)
+    run = _judged_run(s, verdict)
+    if not run:
+        return ReportData(verdict, notes=("the session has no snapshots",))
+    notes: list[str] = []
+    facts = SessionFacts(
+        directory=str(s.directory),
+        started=s.manifest.started if s.manifest else "",
+        tool_version=s.manifest.tool_version if s.manifest else "",
+        first_seq=run[0].seq,
+        last_seq=run[-1].seq,
+    )
+    heap = live = None
+    if o.flames:
+        heap, live = _flames(run, o.flame, notes)
+    groups = _goroutines(run, o, notes) if o.goroutines else None
+    return ReportData(verdict, facts, heap, live, groups, tuple(notes))
+
+
+def _judged_run(s: Session, verdict: Verdict) -> tuple[Snapshot, ...]:
+    runs = [r for r in s.epochs() if any(x.record.memstats or x.record.files for x in r)]
+    for run in reversed(runs):
+        if len(run) == verdict.snapshots:
+            return run
+    return runs[-1] if runs else ()
+
+
+def _flames(
+    run: tuple[Snapshot, ...], o: FlameOptions, notes: list[str]
+) -> tuple[FlameGraph | None, FlameGraph | None]:
+    """The live heap at the last snapshot, and its change since the first."""
+    with_heap = [x for x in run if x.has("heap")]
+    if not with_heap:
+        notes.append("no heap profile in the session: no flame graphs")
+        return None, None
+    last = _try(lambda: with_heap[-1].profile("heap"), notes)
+    if last is None:
+        return None, None
+    heap = _try(lambda: flame_graph(last, HEAP_SAMPLE, o), notes)
+    if len(with_heap) < 2:
+        return heap, None
+    first = _try(lambda: with_heap[0].profile("heap"), notes)
+    if first is None:
+        return heap, None
+    return heap, _try(lambda: flame_graph(diff(first, last), HEAP_SAMPLE, o, diff=True), notes)
+
+
+def _try(build: Callable[[], T], notes: list[str]) -> T | None:
+    try:
+        return build()
+    except (FormatError, KeyError, ValueError) as exc:
+        notes.append(f"a view was left out: {exc}")
+        return None
+
+
+def _loader() -> Callable[..., GoroutineDump] | None:
+    try:
+        from leakhunter.formats.goroutine_text import load_dump
+    except ImportError:  # pragma: no cover - the dump parser ships with the package
+        return None
+    return load_dump
+
+
+def _goroutines(
+    run: tuple[Snapshot, ...], o: GatherOptions, notes: list[str]
+) -> GoroutineGroups | None:
+    """Groups of the latest full dump (debug=2), else of the latest debug=0 counts."""
+    load = _loader()
+    if load is None:
+        return None
+    for kind in ("goroutine2", "goroutine"):
+        snaps = [x for x in run if x.has(kind)]
+        if snaps:
+            groups = _groups(load, kind, snaps[0], snaps[-1], o, notes)
+            if groups is not None:
+                return groups
+    return None
+
+
+def _groups(
+    load: Callable[..., GoroutineDump],
+    kind: str,
+    first_snap: Snapshot,
+    last_snap: Snapshot,
+    o: GatherOptions,
+    notes: list[str],
+) -> GoroutineGroups | None:
+    def parse(x: Snapshot) -> GoroutineDump:
+        data = x.read_bytes(kind)
+        return load(data, str(x.path(kind)), max_bytes=o.max_dump_bytes, keep_goroutines=False)
+
+    last = _try(lambda: parse(last_snap), notes)
+    if last is None:
+        return None
+    first = _try(lambda: parse(first_snap), notes) if first_snap is not last_snap else None
+    before = {g.key: g.count for g in first.groups} if first is not None else None
+    rows = tuple(
+        GroupRow(g, None if before is None else before.get(g.key, 0))
+        for g in last.groups[: o.max_groups]
+    )
+    return GoroutineGroups(
+        format=last.format,
+        seq=last_snap.seq,
+        first_seq=first_snap.seq if first is not None else None,
+        total=last.total,
+        groups=rows,
+        more_groups=max(0, len(last.groups) - o.max_groups),
+        truncated=last.truncated,
+    )
