@@ -15,11 +15,11 @@ import random
 import time
 
 import pytest
-from pprof_helpers import DATA
 
 from leakhunter.errors import FormatError
 from leakhunter.formats import pprof
 from leakhunter.ops.aggregate import Granularity, top
+from pprof_helpers import DATA
 
 ITERATIONS = int(os.environ.get("LEAKHUNTER_FUZZ_ITERATIONS", "1500"))
 SECONDS = float(os.environ.get("LEAKHUNTER_FUZZ_SECONDS", "6"))

@@ -6,7 +6,6 @@ import re
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pprof_helpers import brute_force_top
 
 from leakhunter.formats import pprof
 from leakhunter.model import (
@@ -22,6 +21,7 @@ from leakhunter.model import (
 from leakhunter.ops.aggregate import Granularity, top
 from leakhunter.ops.filter import filter_samples
 from leakhunter.ops.merge import diff, merge, scale
+from pprof_helpers import brute_force_top
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from pprof_helpers import DATA, hand_profile
 
 from leakhunter.cli.main import main
 from leakhunter.formats import pprof
 from leakhunter.model import Label
+from pprof_helpers import DATA, hand_profile
 
 GOLDEN = DATA / "golden"
 UPDATE = os.environ.get("LEAKHUNTER_UPDATE_GOLDEN") == "1"
