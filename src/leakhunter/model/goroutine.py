@@ -65,11 +65,20 @@ _EXACT: dict[str, WaitClass] = {
 }
 
 
+# Flags the runtime appends to a wait reason; they do not change its class.
+_FLAG_SUFFIXES = (" (durable)", " (synctest)", " (leaked)", " (scan)")
+
+
 def classify_state(state: str) -> WaitClass:
     """Return the class of a wait state string (unknown ones are OTHER)."""
     cls = _EXACT.get(state)
     if cls is not None:
         return cls
+    while state.endswith(_FLAG_SUFFIXES):
+        state = state[: state.rindex(" (")]
+        cls = _EXACT.get(state)
+        if cls is not None:
+            return cls
     if state.startswith("chan "):
         return WaitClass.CHANNEL
     if state.startswith("select"):
@@ -115,6 +124,8 @@ class GoroutineGroup:
 
     ``state`` is "" when the source format carries no wait state (debug=0/1) and
     ``state_inferred`` is set when it was deduced from the stack's leaf frames.
+    ``labels`` are the pprof labels every member shares; ``creator_id`` is the
+    goroutine that created every member, when they share one.
     """
 
     count: int
@@ -127,6 +138,7 @@ class GoroutineGroup:
     labels: tuple[tuple[str, str], ...] = ()
     ids: tuple[int, ...] = ()
     state_inferred: bool = False
+    creator_id: int | None = None
 
     @property
     def state_class(self) -> WaitClass:
@@ -141,11 +153,18 @@ class GoroutineGroup:
 
 @dataclass(frozen=True, slots=True)
 class GoroutineDump:
-    """A parsed goroutine dump: groups always, single goroutines when the format has them."""
+    """A parsed goroutine dump: groups always, single goroutines when the format has them.
+
+    ``format`` is "debug=2", "crash", "debug=1" or "debug=0"; ``truncated`` is set
+    when the input stopped mid-dump (Go caps debug=2 at 64 MB) and the groups
+    hold what was complete; ``message`` is the crash headline ("panic: ...").
+    """
 
     format: str
     groups: tuple[GoroutineGroup, ...]
     goroutines: tuple[Goroutine, ...] = ()
+    truncated: bool = False
+    message: str = ""
 
     @property
     def total(self) -> int:
@@ -156,7 +175,8 @@ class GoroutineDump:
 def group_goroutines(goroutines: Iterable[Goroutine]) -> tuple[GoroutineGroup, ...]:
     """Group goroutines by (state, function+line stack); biggest groups first.
 
-    Ties keep the order of first appearance so output is deterministic.
+    Ties keep the order of first appearance so output is deterministic. A
+    group's labels are those all its members share.
     """
     buckets: dict[tuple[str, tuple[tuple[str, int], ...]], list[Goroutine]] = {}
     for g in goroutines:
@@ -165,7 +185,13 @@ def group_goroutines(goroutines: Iterable[Goroutine]) -> tuple[GoroutineGroup, .
     groups = []
     for members in buckets.values():
         first = members[0]
+        # The runtime prints minutes only past the first one: if any member
+        # shows minutes, the others have waited less, i.e. 0 whole minutes.
         minutes = [g.wait_minutes for g in members if g.wait_minutes is not None]
+        if minutes and len(minutes) < len(members):
+            minutes.append(0)
+        labels = set(first.labels).intersection(*(g.labels for g in members[1:]))
+        creators = {g.creator_id for g in members}
         groups.append(
             GoroutineGroup(
                 count=len(members),
@@ -175,8 +201,9 @@ def group_goroutines(goroutines: Iterable[Goroutine]) -> tuple[GoroutineGroup, .
                 wait_minutes_min=min(minutes) if minutes else None,
                 wait_minutes_max=max(minutes) if minutes else None,
                 leaked=sum(1 for g in members if g.leaked),
-                labels=first.labels,
+                labels=tuple(p for p in first.labels if p in labels),
                 ids=tuple(g.id for g in members),
+                creator_id=creators.pop() if len(creators) == 1 else None,
             )
         )
     groups.sort(key=lambda grp: -grp.count)

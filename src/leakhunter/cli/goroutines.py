@@ -1,0 +1,83 @@
+"""`leakhunter goroutines SOURCE`: group a goroutine dump and flag suspicious groups."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import ClassVar
+
+from leakhunter.cli.base import EXIT_OK
+from leakhunter.errors import UsageError
+
+__all__ = ["GoroutinesCommand"]
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+class GoroutinesCommand:
+    """Read a dump (file, stdin or URL), group it by stack and state, flag suspects."""
+
+    name: ClassVar[str] = "goroutines"
+    help: ClassVar[str] = (
+        "group a goroutine dump (debug=2/debug=1 text, panic or SIGQUIT output, "
+        "protobuf, or a live URL) by stack and state; flag suspicious groups"
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Declare SOURCE, --json, -n and --timeout."""
+        parser.add_argument(
+            "source",
+            metavar="SOURCE",
+            help="dump file (gzip ok), '-' for stdin, a URL, or host:port "
+            "(fetches /debug/pprof/goroutine?debug=2)",
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="print leakhunter.goroutines/1 JSON"
+        )
+        parser.add_argument(
+            "-n",
+            "--top",
+            type=_positive,
+            default=None,
+            metavar="N",
+            help="show the N biggest groups (default: 10 as text, all as JSON)",
+        )
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            default=30.0,
+            metavar="SECONDS",
+            help="HTTP timeout for URL sources (default 30)",
+        )
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Read, group, rank and print the dump."""
+        # Imported here: `leakhunter --help` must not pay for them.
+        from leakhunter.analyze.goroutine_suspects import rank_groups
+        from leakhunter.formats.goroutine_source import read_dump
+        from leakhunter.report.goroutines import render_goroutines_json, render_goroutines_text
+
+        if args.timeout <= 0:
+            raise UsageError("--timeout must be positive")
+        dump = read_dump(args.source, timeout=args.timeout, keep_goroutines=False)
+        ranked = rank_groups(dump)
+        if args.json:
+            if dump.truncated:
+                print(
+                    f"leakhunter: warning: {args.source}: the dump is truncated; "
+                    "counts cover its complete part only",
+                    file=sys.stderr,
+                )
+            sys.stdout.write(render_goroutines_json(dump, ranked, args.top) + "\n")
+        else:
+            limit = 10 if args.top is None else args.top
+            sys.stdout.write(render_goroutines_text(dump, ranked, limit, args.source))
+        return EXIT_OK
