@@ -1,0 +1,3 @@
+module leakhunter.test/goprogs
+
+go 1.26
