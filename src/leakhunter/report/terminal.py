@@ -1,17 +1,31 @@
-"""Render a Verdict for people in a terminal (rich), width-aware; plain when piped."""
+"""Render a Verdict for people in a terminal (rich): width-aware, colour optional, plain when piped.
+
+Layout: a banner with the verdict and time-to-OOM, an overview of the whole
+process with sparklines, one block per finding (culprit, growth with its
+sparkline, goroutine state, the rule's explanation and fix, evidence, and the
+stack with the application's frames marked ▶ and highlighted), then the
+biggest goroutine groups with their wait states and durations. Long Go names
+are shortened (generic shapes collapsed) and cut from the left so the method
+name stays visible; prose wraps under its label. ``boxes=False`` (the default
+without colour) drops the panel borders so piped output greps cleanly.
+"""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
+from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
 from leakhunter.analyze.frames import AppMatcher
 from leakhunter.analyze.verdict import Finding, FindingVerdict, Verdict, VerdictValue
+from leakhunter.model.goroutine import Frame
+from leakhunter.report.data import GoroutineGroups, GroupRow
+from leakhunter.report.names import duration, ellipsize, location, short_function
 from leakhunter.report.units import format_value
 
 __all__ = ["render_verdict_text", "sparkline"]
@@ -22,6 +36,9 @@ _STYLE = {
     VerdictValue.NO_LEAK: "bold white on green",
     VerdictValue.INCONCLUSIVE: "bold black on yellow",
 }
+_COLOUR = {"leak": "red", "suspect": "yellow", "churn": "magenta"}
+_LABEL = 12  # width of the label column of a finding block
+_WAITING_CLASSES = ("channel", "select", "sync")
 
 
 def sparkline(values: Sequence[float], width: int = 24) -> str:
@@ -42,100 +59,189 @@ def _fmt_growth(f: Finding) -> str:
     g = f.growth
     if g.unit == "bytes":
         return (
-            f"{format_value(g.start, 'bytes')} → {format_value(g.end, 'bytes')}"
+            f"{format_value(round(g.start), 'bytes')} → {format_value(round(g.end), 'bytes')}"
             f"  ({format_value(g.per_hour, 'bytes')}/h)"
         )
-    return f"{g.start:,.0f} → {g.end:,.0f} goroutines  ({g.per_hour:+,.0f}/h)"
+    return f"{g.start:,.0f} → {g.end:,.0f} {g.unit}  ({g.per_hour:+,.0f}/h)"
 
 
-def _finding_block(i: int, f: Finding, matcher: AppMatcher, max_frames: int) -> Group:
-    colour = {"leak": "red", "suspect": "yellow", "churn": "magenta"}[f.verdict.value]
+def _kv() -> Table:
+    t = Table.grid(padding=(0, 1))
+    t.add_column(style="dim", width=_LABEL - 1, no_wrap=True)
+    t.add_column(overflow="fold")
+    return t
+
+
+def _frame_line(fr: Frame, app: bool, width: int) -> Text:
+    loc = location(fr)
+    room = max(12, width - 6 - (len(loc) + 2 if loc else 0))
+    name = ellipsize(short_function(fr.function), room)
+    return Text.assemble(
+        ("  ▶ " if app else "    ", "bold cyan"),
+        (name, "bold cyan" if app else ""),
+        ("  " + loc if loc else "", "dim"),
+        no_wrap=True,
+        overflow="ellipsis",
+    )
+
+
+def _culprit_rows(t: Table, f: Finding, width: int) -> None:
+    if f.culprit is None:
+        t.add_row("culprit", Text("no application frame on this stack", style="dim"))
+        return
+    name = ellipsize(short_function(f.culprit.function), width - _LABEL)
+    t.add_row("culprit", Text(name, style="bold cyan", no_wrap=True, overflow="ellipsis"))
+    if f.culprit.file:
+        where = ellipsize(f"{f.culprit.file}:{f.culprit.line}", width - _LABEL)
+        t.add_row("", Text(where, style="cyan", no_wrap=True))
+
+
+def _finding_block(
+    i: int, f: Finding, matcher: AppMatcher, max_frames: int, width: int
+) -> RenderableType:
+    colour = _COLOUR[f.verdict.value]
     head = Text.assemble(
         (f"#{i} ", "bold"),
         (f"{f.verdict.value.upper()} ", f"bold {colour}"),
         (f"{f.kind.value} ", "bold"),
         (f"confidence {f.confidence:.2f}", "dim"),
+        ("  " + f.id, "dim"),
     )
-    lines: list[Text | Table] = [head]
-    if f.culprit is not None:
-        where = f"{f.culprit.file}:{f.culprit.line}" if f.culprit.file else ""
-        lines.append(Text.assemble(("  culprit  ", "dim"), (f.culprit.function, "bold cyan")))
-        if where:
-            lines.append(Text.assemble(("           ", ""), (where, "cyan")))
+    t = _kv()
+    _culprit_rows(t, f, width)
     spark = sparkline(f.series[0].values) if f.series else ""
-    lines.append(Text.assemble(("  growth   ", "dim"), _fmt_growth(f), ("  " + spark, colour)))
+    t.add_row("growth", Text.assemble(_fmt_growth(f), ("  " + spark, colour)))
     if f.goroutines is not None:
         g = f.goroutines
+        state = g.state or "unknown state"
+        extra = " (inferred from the stack)" if g.state_inferred else ""
         wait = f", waiting up to {g.wait_minutes_max} min" if g.wait_minutes_max else ""
         leaked = f", {g.leaked} marked leaked by the runtime" if g.leaked else ""
-        state = g.state or "unknown state"
-        lines.append(
-            Text.assemble(("  state    ", "dim"), f"{state} [{g.state_class}]{wait}{leaked}")
-        )
+        counts = f"{g.count_start:,} → {g.count_end:,}"
+        t.add_row("goroutines", f"{counts} in {state} [{g.state_class}]{extra}{wait}{leaked}")
     if f.rule is not None:
-        lines.append(
-            Text.assemble(
-                ("  pattern  ", "dim"), (f"{f.rule.title}", "bold"), (f"  ({f.rule.id})", "dim")
-            )
-        )
+        t.add_row("pattern", Text.assemble((f.rule.title, "bold"), (f"  ({f.rule.id})", "dim")))
         if f.rule.explanation:
-            lines.append(Text("           " + f.rule.explanation))
-        lines.append(Text.assemble(("  fix      ", "dim"), (f.rule.fix, "green")))
-    lines.extend(Text("  • " + e, style="dim") for e in f.evidence)
+            t.add_row("why", f.rule.explanation)
+        t.add_row("fix", Text(f.rule.fix, style="green"))
+    for e in f.evidence:
+        t.add_row("•", Text(e, style="dim"))
+    parts: list[RenderableType] = [head, t]
     if f.stack:
-        lines.append(Text("  stack (leaf first):", style="dim"))
-        for fr in f.stack[:max_frames]:
-            app = matcher.is_app(fr)
-            loc = f"{fr.file.rsplit('/', 1)[-1]}:{fr.line}" if fr.file else ""
-            lines.append(
-                Text.assemble(
-                    ("    ▶ " if app else "      ", "bold cyan"),
-                    (fr.function, "bold cyan" if app else ""),
-                    ("  " + loc, "dim"),
-                )
-            )
+        parts.append(Text("stack (innermost first, ▶ = application code):", style="dim"))
+        parts.extend(_frame_line(fr, matcher.is_app(fr), width) for fr in f.stack[:max_frames])
         if len(f.stack) > max_frames:
-            lines.append(Text(f"      … {len(f.stack) - max_frames} more frames", style="dim"))
-    return Group(*lines)
+            parts.append(Text(f"    … {len(f.stack) - max_frames} more frames", style="dim"))
+    return Group(*parts)
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
-
-
-def _overview(v: Verdict) -> Table:
+def _overview(v: Verdict, width: int) -> Table:
     t = Table.grid(padding=(0, 2))
-    t.add_column(style="dim")
-    t.add_column()
+    t.add_column(style="dim", no_wrap=True)
+    t.add_column(overflow="fold")
     t.add_row("target", v.target or "(unknown)")
-    t.add_row("window", f"{v.snapshots} snapshots over {v.window_seconds:.0f} s")
+    t.add_row("window", f"{v.snapshots} snapshots over {duration(v.window_seconds)}")
     for s in (v.heap, v.goroutines):
         if s is not None and s.values:
-            unit = s.unit
             first, last = s.values[0], s.values[-1]
+            label = s.label.split(" (", 1)[0] if width < 90 else s.label
             t.add_row(
-                s.label,
-                f"{format_value(first, unit)} → {format_value(last, unit)}  {sparkline(s.values)}",
+                label,
+                f"{format_value(round(first), s.unit)} → {format_value(round(last), s.unit)}  "
+                f"{sparkline(s.values)}",
             )
     p = v.projection
     if p.time_to_oom_seconds is not None and p.limit_bytes:
+        src = f" ({p.limit_source})" if p.limit_source else ""
         t.add_row(
             "time to OOM",
             Text(
-                f"~{_duration(p.time_to_oom_seconds)} until {format_value(p.limit_bytes, 'bytes')}"
-                f" ({p.limit_source})",
+                f"~{duration(p.time_to_oom_seconds)} until "
+                f"{format_value(p.limit_bytes, 'bytes')}{src}",
                 style="bold red",
             ),
         )
     elif v.verdict is VerdictValue.LEAK:
         t.add_row("time to OOM", "unknown: give --limit (or set GOMEMLIMIT on the target)")
+    if v.restarts:
+        t.add_row("restarts", f"{v.restarts} (judged the last run)")
     return t
+
+
+def _wait_text(
+    g: GoroutineGroups, minutes_min: int | None, minutes_max: int | None, cls: str
+) -> str:
+    if minutes_max is not None:
+        low = minutes_max if minutes_min is None else minutes_min
+        return f"{minutes_max} min" if low == minutes_max else f"{low}-{minutes_max} min"
+    if g.format in ("debug=2", "crash") and cls != "running":
+        return "<1 min"
+    return "-"
+
+
+def _where(gg_row: GroupRow, matcher: AppMatcher, room: int) -> Text:
+    g = gg_row.group
+    fr = next((f for f in g.frames if matcher.is_app(f)), g.frames[0] if g.frames else None)
+    if fr is None:
+        return Text("-")
+    loc = location(fr)
+    name = ellipsize(short_function(fr.function), max(12, room - len(loc) - 2))
+    style = "bold cyan" if matcher.is_app(fr) else ""
+    return Text.assemble((name, style), ("  " + loc if loc else "", "dim"))
+
+
+def _groups_table(
+    gg: GoroutineGroups, matcher: AppMatcher, width: int, limit: int
+) -> RenderableType:
+    """The biggest groups as aligned columns; the last one (where) gets the room left."""
+    rows = gg.groups[:limit]
+    has_before = gg.first_seq is not None
+    cells: list[list[str]] = []
+    for row in rows:
+        g = row.group
+        cls = g.state_class.value
+        line = [f"{g.count:,}"]
+        if has_before:
+            line.append("" if row.count_first is None else f"{row.count_first:,}")
+        line.append((g.state or "?") + ("" if cls == g.state else f" [{cls}]"))
+        line.append(_wait_text(gg, g.wait_minutes_min, g.wait_minutes_max, cls))
+        cells.append(line)
+    header = ["count", *(["before"] if has_before else []), "state", "waiting"]
+    widths = [max(len(c[i]) for c in [header, *cells]) for i in range(len(header))]
+    right = {0, 1} if has_before else {0}
+    room = max(20, width - sum(widths) - 2 * len(widths))
+
+    def pad(i: int, text: str) -> str:
+        return text.rjust(widths[i]) if i in right else text.ljust(widths[i])
+
+    before = f", before = snapshot {gg.first_seq}" if has_before else ""
+    out: list[RenderableType] = [
+        Text.assemble(
+            ("goroutines ", "bold"),
+            f"{gg.total:,} in {len(gg.groups) + gg.more_groups} groups "
+            f"(snapshot {gg.seq}, {gg.format}{before})",
+        ),
+        Text("  ".join(pad(i, h) for i, h in enumerate(header)) + "  where", style="dim"),
+    ]
+    state_col = 2 if has_before else 1
+    for row, line in zip(rows, cells, strict=True):
+        g = row.group
+        grew = row.count_first is not None and g.count > row.count_first
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for i, cell in enumerate(line):
+            style = ""
+            if i == 0 and grew:
+                style = "bold red"
+            elif i == state_col and g.state_class.value in _WAITING_CLASSES:
+                style = "red"
+            text.append(pad(i, cell), style=style)
+            text.append("  ")
+        text.append_text(_where(row, matcher, room))
+        out.append(text)
+    hidden = len(gg.groups) - len(rows) + gg.more_groups
+    if hidden:
+        out.append(Text(f"… {hidden} smaller groups", style="dim"))
+    return Group(*out)
 
 
 def render_verdict_text(
@@ -146,35 +252,50 @@ def render_verdict_text(
     matcher: AppMatcher | None = None,
     max_findings: int = 5,
     max_frames: int = 12,
+    goroutines: GoroutineGroups | None = None,
+    boxes: bool | None = None,
+    max_groups: int = 8,
 ) -> str:
-    """Return the report as text (ANSI colours when color=True)."""
+    """Return the report as text (ANSI colours when color=True).
+
+    ``boxes`` (default: same as color) draws findings in panels; without, the
+    output is plain text that greps and diffs cleanly.
+    """
+    width = max(40, width or 100)
+    boxed = color if boxes is None else boxes
     buf = io.StringIO()
     console = Console(
         file=buf,
-        width=width or 100,
+        width=width,
         force_terminal=color,
         no_color=not color,
+        color_system="standard" if color else None,
         highlight=False,
         emoji=False,
         legacy_windows=False,
+        soft_wrap=False,
     )
     m = matcher or AppMatcher(prefix=v.app_prefix)
     banner = Text(f" {v.verdict.value.upper()} ", style=_STYLE[v.verdict])
     banner.append("  " + v.summary, style="bold")
     console.print(banner)
-    console.print(_overview(v))
-    shown = [f for f in v.findings][:max_findings]
-    for i, f in enumerate(shown, 1):
+    console.print(_overview(v, width))
+    inner = width - 4 if boxed else width
+    for i, f in enumerate(v.findings[:max_findings], 1):
         console.print()
-        console.print(
-            Panel(
-                _finding_block(i, f, m, max_frames),
-                expand=True,
-                border_style="red" if f.verdict is FindingVerdict.LEAK else "dim",
-            )
-        )
+        block = _finding_block(i, f, m, max_frames, inner)
+        if boxed:
+            border = "red" if f.verdict is FindingVerdict.LEAK else "dim"
+            console.print(Panel(block, expand=True, border_style=border))
+        else:
+            console.print(Rule(style="dim", characters="-"))
+            console.print(block)
     if len(v.findings) > max_findings:
-        console.print(f"… {len(v.findings) - max_findings} more findings (see --json)")
+        console.print(f"… {len(v.findings) - max_findings} more findings (see --json or --html)")
+    if goroutines is not None and goroutines.groups:
+        console.print()
+        console.print(_groups_table(goroutines, m, width, max_groups))
     for note in v.notes:
         console.print(Text("note: " + note, style="yellow"))
-    return buf.getvalue()
+    # rich pads cells to the full width; trailing blanks only get in the way of diffs
+    return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())
