@@ -26,8 +26,13 @@ class Origin(StrEnum):
     STDLIB = "stdlib"
     THIRD_PARTY = "third-party"
     RUNTIME = "runtime"
+    GENERATED = "generated"
 
 
+# Generated code (protoc, grpc, thrift, gqlgen, mocks...) is nobody's line to fix.
+_GENERATED = re.compile(
+    r"(\.pb\.go|\.pb\.gw\.go|_grpc\.pb\.go|_gen\.go|\.gen\.go|/gen-go/.*\.go|_pb2(_grpc)?\.py)$"
+)
 _PY_STDLIB = re.compile(r"(^|/)(lib/python3\.\d+|lib64/python3\.\d+)/(?!site-packages/)")
 _SITE = re.compile(r"(site-packages|dist-packages)/")
 
@@ -53,11 +58,15 @@ class AppMatcher:
         """Return the origin of one frame."""
         fn, file = frame.function, frame.file
         if self.prefix is not None:
+            if _GENERATED.search(file):
+                return Origin.GENERATED
             if fn.startswith((self.prefix, "main.")):
                 return Origin.APP
             return Origin.RUNTIME if _is_runtime(fn) else Origin.THIRD_PARTY
         if _is_runtime(fn):
             return Origin.RUNTIME
+        if _GENERATED.search(file):
+            return Origin.GENERATED
         if file.endswith(".py"):
             return _python_origin(file)
         if self.goroot and file.startswith(self.goroot):

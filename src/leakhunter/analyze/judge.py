@@ -150,8 +150,9 @@ class _Judge:
         bonus = 0.0
         if whole is not None and verdict is FindingVerdict.LEAK:
             ev.append(
-                f"exact live heap (HeapAlloc after GC) grew {format_value(whole.start, 'bytes')}"
-                f" -> {format_value(whole.end, 'bytes')} ({_rate(whole.slope, 'bytes')}); "
+                "exact live heap (HeapAlloc after GC) grew "
+                f"{format_value(max(0.0, whole.start), 'bytes')} -> "
+                f"{format_value(whole.end, 'bytes')} ({_rate(whole.slope, 'bytes')}); "
                 f"this site accounts for {min(1.0, tr.growth / max(whole.growth, 1)):.0%}"
             )
             bonus += 0.05
@@ -363,11 +364,14 @@ def _link(heap: list[Finding], gor: list[Finding]) -> tuple[list[Finding], list[
             rest.append(g)
             continue
         h = merged_heap[target]
-        # A goroutine blocked in application code keeps the memory alive: the line
-        # to fix is where it blocks. Otherwise blame where the memory is allocated,
-        # and fall back on the goroutine's (creator-derived) culprit.
-        g_own = g.goroutines is not None and g.culprit is not None and any(
-            f == g.culprit for f in g.stack
+        # A goroutine blocked in application code that is also on the allocation
+        # path holds the memory: the line to fix is where it blocks. Otherwise blame
+        # where the memory is allocated, falling back on the goroutine's culprit.
+        g_own = (
+            g.goroutines is not None
+            and g.culprit is not None
+            and any(f == g.culprit for f in g.stack)
+            and g.culprit.function in set(h.app_frames)
         )
         h_app = h.culprit is not None and h.culprit.function in set(h.app_frames)
         chosen = g.culprit if g_own or not h_app else h.culprit

@@ -137,5 +137,13 @@ def site_key(matcher: AppMatcher) -> Callable[[tuple[Frame, ...]], str]:
 
 
 def group_key(frames: Sequence[Frame]) -> str:
-    """Key goroutine stacks by function+line of every frame (arguments never enter)."""
-    return "|".join(f"{f.function}:{f.line}" for f in frames if f.function != "runtime.goexit")
+    """Key goroutine stacks by function+line of every frame (arguments never enter).
+
+    Leading runtime frames (gopark, chanrecv...) are left out: debug=2 tracebacks
+    hide them while debug=0 profiles show them, and the same group must get the
+    same key from both. The wait state is kept separately.
+    """
+    i = 0
+    while i < len(frames) - 1 and frames[i].function.startswith("runtime."):
+        i += 1
+    return "|".join(f"{f.function}:{f.line}" for f in frames[i:] if f.function != "runtime.goexit")

@@ -81,6 +81,7 @@ class RuleMatch:
     explanation: str = ""
     matched: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
+    sketch: str = ""  # a short code sketch of the fix (Go), may span lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,3 +145,4 @@ class Verdict:
     app_prefix: str | None = None
     restarts: int = 0
     extra_series: tuple[Series, ...] = field(default=())
+    libraries: tuple[str, ...] = ()  # third-party modules seen anywhere in the session
