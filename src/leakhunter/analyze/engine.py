@@ -10,6 +10,7 @@ from leakhunter.analyze.reduce import reduce_snapshots
 from leakhunter.analyze.verdict import Verdict
 from leakhunter.collect.session import Session, load_session
 from leakhunter.errors import FormatError
+from leakhunter.rules import apply_rules, load_rules, session_facts
 
 __all__ = ["analyze_dir", "analyze_session"]
 
@@ -43,7 +44,8 @@ def analyze_session(
     if skipped:
         notes.append(f"{skipped} snapshot(s) had endpoint errors (kept what answered)")
     red = reduce_snapshots(run, o.app_prefix, on_progress)
-    return judge(red, session.target, o, restarts=restarts, notes=tuple(notes))
+    verdict = judge(red, session.target, o, restarts=restarts, notes=tuple(notes))
+    return apply_rules(verdict, load_rules(o.rule_dirs), session_facts(red))
 
 
 def analyze_dir(

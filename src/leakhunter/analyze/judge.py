@@ -54,6 +54,7 @@ class AnalyzeOptions:
     churn_min_rate: float = 16 * (1 << 20)
     churn_heap_ratio: float = 1.0
     max_findings: int = 10
+    rule_dirs: tuple[str, ...] = ()  # user rule dirs, applied over the builtin rules
 
 
 def _fid(kind: str, key: str) -> str:
@@ -96,6 +97,7 @@ class _Judge:
         self.o = options
         self.m: AppMatcher = red.matcher
         self.notes: list[str] = []
+        self.pools: list[str] = []
 
     # -- whole heap -------------------------------------------------------
     def heap_trend(self) -> tuple[Trend | None, Series | None]:
@@ -189,6 +191,7 @@ class _Judge:
             tr = assess(t, y, self.o.trend)
             leaked = self.leaked_series(key)
             facts = red.dumps.get(key)
+            self.note_pool(key, y, facts)
             marked = leaked is not None and leaked[-1] > 0 and leaked[-1] >= leaked[0]
             grows = tr.growing and tr.growth >= self.o.min_goroutine_growth
             if not grows and not (marked and tr.growing):
@@ -196,6 +199,19 @@ class _Judge:
             out.append((tr.growth, self.goroutine_finding(key, t, y, tr, leaked, facts)))
         out.sort(key=lambda p: -p[0])
         return [f for _, f in out]
+
+    def note_pool(self, key: str, y: F64, facts: DumpFacts | None) -> None:
+        """Say so when a big group is a fixed-size pool: parked, but not a leak."""
+        if len(y) < 2 or y.min() < 16 or y.min() != y.max() or len(self.pools) >= 3:
+            return
+        frames = self.red.group_frames.get(key, ())
+        state = facts.state if facts and facts.state else _infer(frames)
+        where = culprit(frames, self.m) or first_interesting(frames, self.m)
+        name = where.function if where else key
+        self.pools.append(
+            f"{int(y[0])} goroutines {'in ' + state + ' ' if state else ''}at {name} "
+            "stayed exactly constant: a fixed-size pool, not a leak"
+        )
 
     def leaked_series(self, key: str) -> F64 | None:
         row = self.red.leaked.rows.get(key)
@@ -280,6 +296,7 @@ class _Judge:
                 leaked=n_leaked,
                 created_by=facts.created_by if facts else None,
                 state_inferred=inferred,
+                stack=frames,
             ),
             app_frames=tuple(sorted(app)),
             linked=("goroutine",),
@@ -449,6 +466,7 @@ def judge(
         )
     heap = j.heap_findings(whole, leaking)
     gor = j.goroutine_findings()
+    all_notes.extend(j.pools)
     heap, gor = _link(heap, gor)
     leak_sites = {f.culprit.function for f in heap if f.culprit}
     churn = j.churn_findings(leak_sites) if not leaking else []

@@ -96,6 +96,7 @@ class GoroutineFacts:
     leaked: int = 0
     created_by: Frame | None = None
     state_inferred: bool = False
+    stack: tuple[Frame, ...] = ()  # the group's stack (the finding's may be a linked heap one)
 
 
 @dataclass(frozen=True, slots=True)
