@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["FormatError", "LeakhunterError", "TargetError", "UsageError"]
+__all__ = ["FormatError", "LeakhunterError", "RuleError", "TargetError", "UsageError"]
 
 
 class LeakhunterError(Exception):
@@ -26,3 +26,13 @@ class TargetError(LeakhunterError):
 
 class UsageError(LeakhunterError):
     """Bad command-line options or arguments."""
+
+
+class RuleError(LeakhunterError):
+    """Rule files that cannot be used: TOML syntax or schema errors, as file:line lines."""
+
+    def __init__(self, problems: tuple[str, ...]) -> None:
+        head = problems[0] if problems else "invalid rules"
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        super().__init__(f"{head}{more}")
+        self.problems = problems
