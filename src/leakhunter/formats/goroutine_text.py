@@ -25,7 +25,7 @@ __all__ = ["infer_state", "load_dump", "parse_text", "sniff"]
 
 _SEP = b"\n\ngoroutine "
 _HEADER = re.compile(rb"goroutine \d+ (?:[a-z]+=\S+ )*\[[^\n]*\]:\r?$", re.M)
-_ARGS = re.compile(rb"\([^()\n]*\)(?=\n|\Z)")
+_ARGS = re.compile(rb"\([^()\n]*\)\n")
 _FRAME_REGS = re.compile(rb" fp=0x[0-9a-f]+ sp=0x[0-9a-f]+ pc=0x[0-9a-f]+")
 _ORIGIN = b"\n[originating from goroutine "
 _CREATOR = b" in goroutine "
@@ -321,7 +321,7 @@ class _Walker:
         ordered = sorted(groups, key=lambda g: -len(g.ids))
         message = self.data[:start].decode("utf-8", "replace").strip()[:_MESSAGE_MAX]
         return GoroutineDump(
-            format="debug=2" if start == 0 else "crash",
+            format="crash" if message else "debug=2",
             groups=tuple(g.freeze() for g in ordered),
             goroutines=tuple(self.goroutines),
             truncated=self.truncated,
@@ -334,18 +334,18 @@ class _Walker:
             cut = body.find(_ORIGIN)
             if cut >= 0:
                 body = body[:cut]  # ancestors (GODEBUG=tracebackancestors) are not this stack
-        creator: int | None = None
-        i = body.rfind(_CREATOR)
-        if i >= 0:
-            j = body.find(b"\n", i)
-            j = len(body) if j < 0 else j
-            digits = body[i + len(_CREATOR) : j]
-            if digits.isdigit() and len(digits) < 19:
-                creator = int(digits)
-                body = body[:i] + body[j:]
         if self.has_regs:
             body = _FRAME_REGS.sub(b"", body)
-        key = _ARGS.sub(b"()", body)
+        key = _ARGS.sub(b"()\n", body)  # the last line is a file line: every call has its \n
+        creator: int | None = None
+        i = key.rfind(_CREATOR)
+        if i >= 0:
+            j = key.find(b"\n", i)
+            j = len(key) if j < 0 else j
+            digits = key[i + len(_CREATOR) : j]
+            if digits.isdigit() and len(digits) < 19:
+                creator = int(digits)
+                key = key[:i] + key[j:]
         stack = self.normal.get(key)
         if stack is None:
             frames, created_by, elided = parse_stack(key.decode("utf-8", "replace"))
