@@ -1,4 +1,10 @@
-"""Output of a verdict shared by watch, analyze, check and demo; exit codes per DESIGN.md."""
+"""Output of a verdict shared by watch, analyze, report, check and demo; exit codes per DESIGN.md.
+
+The report files (--json, --html, --sarif, --junit, --pprof) come from the
+renderer registry, so a new format gets its flag everywhere at once. Views
+that need the session folder (flame graphs, goroutine groups) are gathered
+only when a requested output shows them.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +17,24 @@ from leakhunter.analyze.judge import AnalyzeOptions
 from leakhunter.analyze.verdict import Verdict, VerdictValue
 from leakhunter.cli.base import EXIT_INCONCLUSIVE, EXIT_LEAK, EXIT_OK
 from leakhunter.cli.parse import size
-from leakhunter.collect.session import atomic_write
 from leakhunter.errors import UsageError
+from leakhunter.report.data import ReportData, gather
+from leakhunter.report.renderer import RENDERERS, gather_options_for, write_reports
 
-__all__ = ["add_verdict_options", "analyze_options", "emit_verdict", "exit_code"]
+__all__ = [
+    "add_analysis_options",
+    "add_output_options",
+    "add_verdict_options",
+    "analyze_options",
+    "emit_verdict",
+    "exit_code",
+    "requested_outputs",
+    "write_outputs",
+]
 
 
-def add_verdict_options(parser: argparse.ArgumentParser) -> None:
-    """Declare --json, --limit, --app-prefix, --no-color, --quiet."""
-    parser.add_argument(
-        "--json",
-        metavar="PATH",
-        help="write the verdict as JSON (leakhunter.verdict/1); - = stdout",
-    )
+def add_analysis_options(parser: argparse.ArgumentParser) -> None:
+    """Declare the options that change the verdict: --limit, --app-prefix."""
     parser.add_argument(
         "--limit",
         type=size,
@@ -35,6 +46,18 @@ def add_verdict_options(parser: argparse.ArgumentParser) -> None:
         metavar="PREFIX",
         help="function-name prefix of the application's own code (default: detected)",
     )
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """Declare one --FORMAT PATH flag per registered report format."""
+    for spec in RENDERERS:
+        parser.add_argument(f"--{spec.name}", metavar="PATH", help=spec.help)
+
+
+def add_verdict_options(parser: argparse.ArgumentParser) -> None:
+    """Declare the analysis options, the report files, --no-color and --quiet."""
+    add_output_options(parser)
+    add_analysis_options(parser)
     parser.add_argument("--no-color", action="store_true", help="no colours in the report")
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="print only the one-line summary"
@@ -55,36 +78,63 @@ def exit_code(v: Verdict) -> int:
     }[v.verdict]
 
 
+def requested_outputs(args: argparse.Namespace) -> dict[str, str]:
+    """Return {format: path} of the report files asked for; at most one may be "-" (stdout)."""
+    outputs = {s.name: getattr(args, s.name) for s in RENDERERS if getattr(args, s.name, None)}
+    to_stdout = [f"--{name}" for name, path in outputs.items() if path == "-"]
+    if len(to_stdout) > 1:
+        raise UsageError(f"only one output can go to stdout, not {' and '.join(to_stdout)}")
+    return outputs
+
+
 def _color(args: argparse.Namespace) -> bool:
-    if args.no_color or os.environ.get("NO_COLOR"):
+    if getattr(args, "no_color", False) or os.environ.get("NO_COLOR"):
         return False
     return sys.stdout.isatty()
 
 
-def emit_verdict(v: Verdict, args: argparse.Namespace) -> int:
-    """Print the report, write requested files, and return the exit code."""
-    from leakhunter.report.verdict_json import render_verdict_json
+def write_outputs(
+    v: Verdict,
+    outputs: dict[str, str],
+    session: str | Path | None,
+    *,
+    terminal: bool = False,
+) -> ReportData:
+    """Gather the session views the outputs need, write the files; return the ReportData.
 
-    if args.json:
-        doc = render_verdict_json(v) + "\n"
-        if args.json == "-":
-            sys.stdout.write(doc)
-        else:
-            try:
-                atomic_write(Path(args.json), doc.encode())
-            except OSError as exc:
-                raise UsageError(f"cannot write {args.json}: {exc.strerror}") from None
-    if args.json != "-":
+    ``terminal`` also gathers the goroutine groups the terminal report shows.
+    """
+    report = gather(v, session, gather_options_for(list(outputs), goroutines=terminal))
+    for path in write_reports(report, outputs):
+        sys.stderr.write(f"leakhunter: wrote {path}\n")
+    return report
+
+
+def emit_verdict(v: Verdict, args: argparse.Namespace, session: str | Path | None = None) -> int:
+    """Print the report, write requested files, and return the exit code.
+
+    ``session`` is the session folder the verdict came from; the HTML report and
+    the terminal's goroutine groups are drawn from it.
+    """
+    outputs = requested_outputs(args)
+    to_terminal = "-" not in outputs.values()
+    report = write_outputs(
+        v, outputs, session, terminal=to_terminal and not args.quiet and session is not None
+    )
+    if to_terminal:
         if args.quiet:
             print(f"{v.verdict.value}: {v.summary}")
         else:
             from leakhunter.report.terminal import render_verdict_text
 
-            width = None
             try:
                 width = os.get_terminal_size().columns if sys.stdout.isatty() else 100
             except OSError:
                 width = 100
-            sys.stdout.write(render_verdict_text(v, width=width, color=_color(args)))
+            color = _color(args)
+            text = render_verdict_text(
+                v, width=width, color=color, goroutines=report.goroutines, boxes=color
+            )
+            sys.stdout.write(text)
     sys.stdout.flush()
     return exit_code(v)

@@ -26,4 +26,4 @@ class AnalyzeCommand:
         from leakhunter.analyze.engine import analyze_dir
 
         verdict = analyze_dir(args.session, analyze_options(args))
-        return emit_verdict(verdict, args)
+        return emit_verdict(verdict, args, session=args.session)

@@ -77,7 +77,7 @@ class DemoCommand:
                 manifest_options={"zoo_scenario": args.scenario},
                 color=not args.no_color and sys.stderr.isatty(),
             )
-        return emit_verdict(verdict, args)
+        return emit_verdict(verdict, args, session=out)
 
     def _offline(self, args: argparse.Namespace, why: str) -> int:
         from leakhunter.analyze.engine import analyze_dir
@@ -89,7 +89,7 @@ class DemoCommand:
                 f"({info}) instead"
             )
             verdict = analyze_dir(path, analyze_options(args))
-        return emit_verdict(verdict, args)
+            return emit_verdict(verdict, args, session=path)
 
 
 def say(text: str) -> None:

@@ -25,6 +25,7 @@ __all__ = ["main"]
 _REGISTRY: tuple[tuple[str, str, str], ...] = (
     ("watch", "leakhunter.cli.watch", "WatchCommand"),
     ("analyze", "leakhunter.cli.analyze", "AnalyzeCommand"),
+    ("report", "leakhunter.cli.report", "ReportCommand"),
     ("demo", "leakhunter.cli.demo", "DemoCommand"),
     ("top", "leakhunter.cli.top", "TopCommand"),
     ("diff", "leakhunter.cli.diff", "DiffCommand"),

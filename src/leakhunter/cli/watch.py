@@ -77,4 +77,4 @@ class WatchCommand:
         from leakhunter.cli._watch_run import run_watch, watch_options
 
         verdict = run_watch(args.url, watch_options(args), analyze_options(args), out, color=color)
-        return emit_verdict(verdict, args)
+        return emit_verdict(verdict, args, session=out)

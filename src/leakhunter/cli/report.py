@@ -1,0 +1,48 @@
+"""`leakhunter report SESSION_DIR --html PATH ...`: write report files for a saved session."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import ClassVar
+
+from leakhunter.cli._verdict_out import (
+    add_analysis_options,
+    add_output_options,
+    analyze_options,
+    requested_outputs,
+    write_outputs,
+)
+from leakhunter.cli.base import EXIT_OK
+from leakhunter.errors import UsageError
+from leakhunter.report.renderer import RENDERERS
+
+__all__ = ["ReportCommand"]
+
+
+class ReportCommand:
+    """Analyse a session folder and write the report files asked for (HTML, SARIF, JUnit...)."""
+
+    name: ClassVar[str] = "report"
+    help: ClassVar[str] = "write HTML, SARIF, JUnit, pprof or JSON reports for a saved session"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Declare SESSION_DIR, one flag per report format and the analysis options."""
+        parser.add_argument("session", metavar="SESSION_DIR", help="folder written by watch --out")
+        add_output_options(parser)
+        add_analysis_options(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Write the files; exit 0 whatever the verdict (use check or analyze to gate on it)."""
+        outputs = requested_outputs(args)
+        if not outputs:
+            flags = ", ".join(f"--{s.name} PATH" for s in RENDERERS)
+            raise UsageError(f"report needs at least one output: {flags}")
+        from leakhunter.analyze.engine import analyze_dir
+
+        verdict = analyze_dir(args.session, analyze_options(args))
+        write_outputs(verdict, outputs, args.session)
+        if "-" not in outputs.values():
+            print(f"{verdict.verdict.value}: {verdict.summary}")
+        sys.stdout.flush()
+        return EXIT_OK
