@@ -213,7 +213,7 @@ class _Walker:
         self.source = source
         self.keep = keep
         self.headers: dict[bytes, HeaderInfo | None] = {}
-        self.exact: dict[bytes, tuple[_Stack, int | None]] = {}
+        self.settled: dict[tuple[bytes, bytes], _Slot | None] = {}
         self.normal: dict[bytes, _Stack] = {}
         self.canon: dict[tuple[tuple[str, int], ...], int] = {}
         self.groups: dict[tuple[str, int], _Group] = {}
@@ -280,7 +280,25 @@ class _Walker:
         return self.finish(start)
 
     def _slot(self, tail: bytes, body: bytes) -> _Slot | None:
-        """Settle what a new (header tail, stack text) pair means; None if malformed."""
+        """Settle a (header tail, stack text) pair never seen verbatim; None if malformed.
+
+        Most such pairs differ from a known one only by argument values, so the
+        stack text is normalised first and the pair looked up again.
+        """
+        if self.has_origin:
+            cut = body.find(_ORIGIN)
+            if cut >= 0:
+                body = body[:cut]  # ancestors (GODEBUG=tracebackancestors) are not this stack
+        if self.has_regs:
+            body = _FRAME_REGS.sub(b"", body)
+        key = (tail, _ARGS.sub(b"()\n", body))  # a stack ends with a file line: calls end in \n
+        slot = self.settled.get(key)
+        if slot is None and key not in self.settled:
+            slot = self.settled[key] = self._settle(*key)
+        return slot
+
+    def _settle(self, tail: bytes, text: bytes) -> _Slot | None:
+        """Give a normalised (header tail, stack text) pair its group."""
         info = self.headers.get(tail)
         if info is None:
             if tail in self.headers:
@@ -288,10 +306,7 @@ class _Walker:
             info = self.headers[tail] = parse_header_tail(tail)
             if info is None:
                 return None
-        hit = self.exact.get(body)
-        if hit is None:
-            hit = self.exact[body] = self._stack(body)
-        stack, creator = hit
+        stack, creator = self._stack(text)
         state, minutes, _, leaked, labels = info
         group = self.groups.get((state, stack[0]))
         if group is None:
@@ -328,30 +343,23 @@ class _Walker:
             message=message,
         )
 
-    def _stack(self, body: bytes) -> tuple[_Stack, int | None]:
-        """Resolve a stack text never seen verbatim: normalise it, parse it if new."""
-        if self.has_origin:
-            cut = body.find(_ORIGIN)
-            if cut >= 0:
-                body = body[:cut]  # ancestors (GODEBUG=tracebackancestors) are not this stack
-        if self.has_regs:
-            body = _FRAME_REGS.sub(b"", body)
-        key = _ARGS.sub(b"()\n", body)  # the last line is a file line: every call has its \n
+    def _stack(self, text: bytes) -> tuple[_Stack, int | None]:
+        """Split the creator's goroutine id off a normalised stack text; parse it if new."""
         creator: int | None = None
-        i = key.rfind(_CREATOR)
+        i = text.rfind(_CREATOR)
         if i >= 0:
-            j = key.find(b"\n", i)
-            j = len(key) if j < 0 else j
-            digits = key[i + len(_CREATOR) : j]
+            j = text.find(b"\n", i)
+            j = len(text) if j < 0 else j
+            digits = text[i + len(_CREATOR) : j]
             if digits.isdigit() and len(digits) < 19:
                 creator = int(digits)
-                key = key[:i] + key[j:]
-        stack = self.normal.get(key)
+                text = text[:i] + text[j:]
+        stack = self.normal.get(text)
         if stack is None:
-            frames, created_by, elided = parse_stack(key.decode("utf-8", "replace"))
+            frames, created_by, elided = parse_stack(text.decode("utf-8", "replace"))
             ident = tuple((f.function, f.line) for f in frames)
             sid = self.canon.setdefault(ident, len(self.canon))
-            stack = self.normal[key] = (sid, frames, created_by, elided)
+            stack = self.normal[text] = (sid, frames, created_by, elided)
         return stack, creator
 
 
