@@ -2,6 +2,11 @@
 // port, prints "listening on 127.0.0.1:PORT", drives the scenario's load for
 // -duration, then keeps serving for -linger (so late snapshots still answer) and
 // exits by itself.
+//
+// With -peer NAME it is instead one scenario's upstream service (started by
+// zoo.StartPeer in a child process): it listens on 127.0.0.1:0, prints
+// "peer listening on 127.0.0.1:PORT" and serves until its stdin pipe reaches
+// EOF or it gets SIGINT/SIGTERM. A peer serves no pprof.
 package main
 
 import (
@@ -9,6 +14,7 @@ import (
 	"expvar"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	_ "net/http/pprof"
@@ -31,7 +37,12 @@ func main() {
 	scale := flag.Float64("scale", 1, "payload size multiplier")
 	list := flag.Bool("list", false, "list scenarios and exit")
 	memRate := flag.Int("memprofilerate", 0, "runtime.MemProfileRate (0: Go's default, 512 KiB)")
+	peer := flag.String("peer", "", "serve this scenario upstream (internal: started by the scenario itself)")
 	flag.Parse()
+	env := zoo.Env{Rate: *rate, Scale: *scale}
+	if *peer != "" {
+		os.Exit(servePeer(*peer, env))
+	}
 	if *memRate > 0 {
 		runtime.MemProfileRate = *memRate
 	}
@@ -64,8 +75,10 @@ func main() {
 	defer stop()
 	loadCtx, cancel := context.WithTimeout(ctx, *duration)
 	defer cancel()
-	if err := s.Run(loadCtx, zoo.Env{Rate: *rate, Scale: *scale}); err != nil {
+	defer zoo.StopPeers()
+	if err := s.Run(zoo.WithEnv(loadCtx, env), env); err != nil {
 		fmt.Fprintf(os.Stderr, "zoo: scenario %s: %v\n", s.Name, err)
+		zoo.StopPeers()
 		os.Exit(1)
 	}
 	fmt.Println("load done")
@@ -73,4 +86,21 @@ func main() {
 	case <-ctx.Done():
 	case <-time.After(*linger):
 	}
+}
+
+// servePeer runs the -peer mode and returns the exit status.
+func servePeer(name string, env zoo.Env) int {
+	ctx, stop := signal.NotifyContext(zoo.WithEnv(context.Background(), env), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// Watch stdin for EOF only when it is a pipe (from the parent): a peer run
+	// by hand with stdin on a terminal or /dev/null keeps serving.
+	var parent io.Reader
+	if fi, err := os.Stdin.Stat(); err == nil && fi.Mode()&os.ModeNamedPipe != 0 {
+		parent = os.Stdin
+	}
+	if err := zoo.ServePeer(ctx, name, parent, os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "zoo: peer %s: %v\n", name, err)
+		return 1
+	}
+	return 0
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // pricingService is the upstream quote engine (a separate service in
-// production, in-process here).
+// production, a peer process here).
 type pricingService struct {
 	quoteSize int
 }

@@ -13,25 +13,41 @@ import (
 	"github.com/leakhunter/zoo/scenarios/grpcconn/pricingpb"
 )
 
+const pricingPeer = "grpc-conn-per-request/pricing"
+
 func init() {
 	zoo.Register(zoo.Scenario{
 		Name:  "grpc-conn-per-request",
-		Story: "checkout dials a new gRPC ClientConn per pricing call and never closes it: connections and their transport goroutines pile up",
+		Story: "checkout dials a new gRPC ClientConn per pricing call and never closes it: connections and their transport goroutines pile up (the pricing upstream runs as a separate peer process)",
 		Run:   run,
 	})
+	zoo.RegisterPeer(pricingPeer, servePricing)
+}
+
+// servePricing is the upstream pricing service, run in the peer process. It
+// keeps every connection the checkout leaks, so it uses small per-connection
+// transport buffers (the default 32 KiB read + 32 KiB write per connection
+// would cost it far more than the leak costs the checkout).
+func servePricing(ctx context.Context, ln net.Listener) error {
+	env := zoo.EnvFrom(ctx)
+	srv := grpc.NewServer(
+		grpc.ReadBufferSize(4<<10),
+		grpc.WriteBufferSize(4<<10),
+		grpc.SharedWriteBuffer(true),
+	)
+	pricingpb.RegisterPricingServer(srv, &pricingService{quoteSize: env.Bytes(1 << 10)})
+	context.AfterFunc(ctx, srv.Stop)
+	return srv.Serve(ln)
 }
 
 func run(ctx context.Context, env zoo.Env) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// The pricing service outlives the load (it goes with the process); the
+	// leaked connections stay up.
+	addr, err := zoo.StartPeer(context.WithoutCancel(ctx), pricingPeer)
 	if err != nil {
 		return err
 	}
-	srv := grpc.NewServer()
-	pricingpb.RegisterPricingServer(srv, &pricingService{quoteSize: env.Bytes(1 << 10)})
-	// The pricing service outlives the load; the leaked connections stay up.
-	go func() { _ = srv.Serve(ln) }()
-
-	gw := &PricingGateway{target: ln.Addr().String(), timeout: 2 * time.Second}
+	gw := &PricingGateway{target: addr, timeout: 2 * time.Second}
 	zoo.Every(ctx, env.RateOr(15), func(i int) { gw.priceCart(ctx, i) })
 	return nil
 }

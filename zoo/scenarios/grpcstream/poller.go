@@ -29,8 +29,8 @@ func NewPoller(client telemetrypb.TelemetryClient, snapshot int) *Poller {
 
 // poll refreshes one source. It reads a snapshot's worth of batches and
 // returns; the stream is left open (no cancel, not drained to io.EOF), so its
-// transport stream, watcher goroutine, server handler and flow-control
-// buffers stay alive for good.
+// transport stream, watcher goroutine and unread batches stay alive for good
+// (and so does the upstream's handler for it).
 func (p *Poller) poll(source string) error {
 	stream, err := p.client.DataStream(p.ctx, wrapperspb.String(source))
 	if err != nil {

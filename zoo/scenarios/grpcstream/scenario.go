@@ -16,30 +16,44 @@ import (
 	"github.com/leakhunter/zoo/scenarios/grpcstream/upstream"
 )
 
+const telemetryPeer = "grpc-stream-not-closed/telemetry"
+
 func init() {
 	zoo.Register(zoo.Scenario{
 		Name:  "grpc-stream-not-closed",
-		Story: "metrics poller opens a gRPC server stream per refresh, reads a few batches, never cancels: half-open streams pile up",
+		Story: "metrics poller opens a gRPC server stream per refresh, reads a few batches, never cancels: half-open streams pile up (the telemetry upstream runs as a separate peer process)",
 		Run:   run,
 	})
+	zoo.RegisterPeer(telemetryPeer, serveTelemetry)
 }
 
-func run(ctx context.Context, env zoo.Env) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
+// serveTelemetry is the upstream telemetry service, run in the peer process.
+func serveTelemetry(ctx context.Context, ln net.Listener) error {
+	env := zoo.EnvFrom(ctx)
 	srv := grpc.NewServer()
 	telemetrypb.RegisterTelemetryServer(srv, &upstream.TelemetryService{
 		Backlog:    4,
 		Interval:   250 * time.Millisecond,
 		SampleSize: env.Bytes(3 << 10), // stays in grpc's 4 KiB buffer-pool tier
+		// 4 backlog + 12 live samples of ~3 KiB stay below the client's
+		// 64 KiB stream window: each abandoned stream ends up holding ~13
+		// unread batches in the poller, while the service only keeps an idle
+		// handler per stream.
+		LiveLimit: 12,
 	})
-	// The telemetry service keeps running after the load stops, like the
-	// real one would; streams the poller abandoned stay open.
-	go func() { _ = srv.Serve(ln) }()
+	context.AfterFunc(ctx, srv.Stop)
+	return srv.Serve(ln)
+}
 
-	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+func run(ctx context.Context, env zoo.Env) error {
+	// The telemetry service keeps running after the load stops, like the
+	// real one would (it goes with the process); streams the poller
+	// abandoned stay open.
+	addr, err := zoo.StartPeer(context.WithoutCancel(ctx), telemetryPeer)
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return fmt.Errorf("dial telemetry: %w", err)
 	}

@@ -8,6 +8,7 @@ package httpbody
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,12 +17,15 @@ import (
 	"github.com/leakhunter/zoo/internal/zoo"
 )
 
+const inventoryPeer = "http-body-not-closed/inventory"
+
 func init() {
 	zoo.Register(zoo.Scenario{
 		Name:  "http-body-not-closed",
-		Story: "inventory client decodes the first NDJSON record and never closes resp.Body; connections and their read/write loops pile up",
+		Story: "inventory client decodes the first NDJSON record and never closes resp.Body; connections and their read/write loops pile up (the inventory upstream runs as a separate peer process)",
 		Run:   run,
 	})
+	zoo.RegisterPeer(inventoryPeer, serveInventory)
 }
 
 // StockLevel is one NDJSON record from the inventory service.
@@ -31,7 +35,8 @@ type StockLevel struct {
 	Available int    `json:"available"`
 }
 
-// inventoryServer is the local upstream (a separate service in production).
+// inventoryServer is the upstream (a separate service in production, a peer
+// process here).
 type inventoryServer struct {
 	recordsPerReply int
 }
@@ -72,11 +77,9 @@ func (c *InventoryClient) FetchStock(sku string) (StockLevel, error) {
 	return first, err
 }
 
-func startInventoryServer(env zoo.Env) (string, *http.Server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
+// serveInventory is the upstream inventory service, run in the peer process.
+func serveInventory(ctx context.Context, ln net.Listener) error {
+	env := zoo.EnvFrom(ctx)
 	// Each record is ~60 bytes; the default reply is ~30 KB, far more than
 	// the client's first Decode reads.
 	inv := &inventoryServer{recordsPerReply: max(env.Bytes(500), 50)}
@@ -89,17 +92,21 @@ func startInventoryServer(env zoo.Env) (string, *http.Server, error) {
 		// would; the client side still never notices because nobody reads.
 		IdleTimeout: 2 * time.Second,
 	}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), srv, nil
+	context.AfterFunc(ctx, func() { _ = srv.Close() })
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
 
 func run(ctx context.Context, env zoo.Env) error {
-	base, _, err := startInventoryServer(env)
+	// The inventory service outlives the load (it goes with the process).
+	addr, err := zoo.StartPeer(context.WithoutCancel(ctx), inventoryPeer)
 	if err != nil {
 		return err
 	}
 	client := &InventoryClient{
-		baseURL: base,
+		baseURL: "http://" + addr,
 		http:    &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}},
 	}
 	zoo.Every(ctx, env.RateOr(30), func(i int) {

@@ -3,21 +3,34 @@ package thriftclients
 import (
 	"context"
 	"fmt"
+	"net"
 
 	"github.com/leakhunter/zoo/internal/zoo"
 )
 
+const inventoryPeer = "thrift-unbounded-clients/inventory"
+
 func init() {
 	zoo.Register(zoo.Scenario{
 		Name:  "thrift-unbounded-clients",
-		Story: "Thrift client opens a new socket+buffered+framed transport per call and never closes it: connections, buffers and per-connection goroutines grow without bound",
+		Story: "Thrift client opens a new socket+buffered+framed transport per call and never closes it: connections, buffers and per-connection goroutines grow without bound (the inventory upstream runs as a separate peer process)",
 		Run:   run,
 	})
+	zoo.RegisterPeer(inventoryPeer, servePeer)
+}
+
+// servePeer is the upstream inventory service, run in the peer process. It
+// keeps every connection the storefront leaks (two goroutines each), so its
+// per-connection buffers are small.
+func servePeer(ctx context.Context, ln net.Listener) error {
+	env := zoo.EnvFrom(ctx)
+	return serveInventory(ctx, ln, NewInventoryService(env.Bytes(1<<10)), env.Bytes(2<<10))
 }
 
 // run drives the storefront's product-page path: one GetItem per request.
 func run(ctx context.Context, env zoo.Env) error {
-	_, addr, err := StartInventoryServer(NewInventoryService(env.Bytes(1<<10)), env.Bytes(8<<10))
+	// The inventory service outlives the load (it goes with the process).
+	addr, err := zoo.StartPeer(context.WithoutCancel(ctx), inventoryPeer)
 	if err != nil {
 		return err
 	}

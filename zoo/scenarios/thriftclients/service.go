@@ -1,12 +1,14 @@
 // Package thriftclients is the inventory service and its Thrift client: the
 // client opens a fresh socket + buffered + framed transport for every call and
-// never closes it, so client connections, their buffers, their heartbeat
-// goroutines and the server's per-connection goroutines pile up.
+// never closes it, so client connections, their buffers and their heartbeat
+// goroutines pile up (and so do the server's per-connection goroutines, in
+// the service's own process: the zoo runs it as a peer process).
 package thriftclients
 
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"sync/atomic"
 
@@ -285,19 +287,17 @@ func writeReply(ctx context.Context, out thrift.TProtocol, method string, seqID 
 	return true, nil
 }
 
-// StartInventoryServer serves InventoryService (framed, binary protocol) on a
-// loopback port and returns its address.
-func StartInventoryServer(h *InventoryService, bufBytes int) (*thrift.TSimpleServer, string, error) {
-	sock, err := thrift.NewTServerSocket("127.0.0.1:0")
-	if err != nil {
-		return nil, "", err
-	}
+// serveInventory serves InventoryService (framed, binary protocol) on ln until
+// ctx is done.
+func serveInventory(ctx context.Context, ln net.Listener, h *InventoryService, bufBytes int) error {
+	sock := thrift.NewTServerSocketFromFactoryTimeout(func(net.Addr) (net.Listener, error) { return ln, nil }, ln.Addr(), 0)
 	conf := &thrift.TConfiguration{}
 	transports := thrift.NewTFramedTransportFactoryConf(thrift.NewTBufferedTransportFactory(bufBytes), conf)
 	srv := thrift.NewTSimpleServer4(newInventoryProcessor(h), sock, transports, thrift.NewTBinaryProtocolFactoryConf(conf))
 	if err := srv.Listen(); err != nil {
-		return nil, "", err
+		return err
 	}
-	go func() { _ = srv.AcceptLoop() }()
-	return srv, sock.Addr().String(), nil
+	stop := context.AfterFunc(ctx, func() { _ = sock.Interrupt() })
+	defer stop()
+	return srv.AcceptLoop()
 }

@@ -1,6 +1,7 @@
 // Package upstream is the telemetry service the metrics poller subscribes to.
-// In production it is a separate service; the zoo runs it in-process on a
-// loopback port so the scenario is self-contained.
+// In production it is a separate service; the zoo runs it in a peer process
+// (zoo.StartPeer) on a loopback port, so the poller's profiles hold only the
+// client's side of the leak.
 package upstream
 
 import (
@@ -17,6 +18,11 @@ type TelemetryService struct {
 	Backlog    int           // samples replayed immediately on subscribe
 	Interval   time.Duration // live sample period
 	SampleSize int           // bytes per encoded sample batch
+	// LiveLimit caps the live samples per stream (0: no cap). After the cap
+	// the stream stays open but idle until the client goes away, so a stream
+	// its client never reads never fills the flow-control window: the
+	// service does not pile up queued sends or tickers for abandoned streams.
+	LiveLimit int
 }
 
 func (s *TelemetryService) DataStream(req *wrapperspb.StringValue, stream grpc.ServerStreamingServer[wrapperspb.BytesValue]) error {
@@ -28,6 +34,11 @@ func (s *TelemetryService) DataStream(req *wrapperspb.StringValue, stream grpc.S
 	tick := time.NewTicker(s.Interval)
 	defer tick.Stop()
 	for seq := s.Backlog; ; seq++ {
+		if s.LiveLimit > 0 && seq >= s.Backlog+s.LiveLimit {
+			tick.Stop()
+			<-stream.Context().Done()
+			return stream.Context().Err()
+		}
 		select {
 		case <-stream.Context().Done():
 			return stream.Context().Err()
