@@ -34,7 +34,7 @@ __all__ = [
 
 
 def add_analysis_options(parser: argparse.ArgumentParser) -> None:
-    """Declare the options that change the verdict: --limit, --app-prefix."""
+    """Declare the options that change the verdict: --limit, --app-prefix, --rules."""
     parser.add_argument(
         "--limit",
         type=size,
@@ -45,6 +45,12 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
         "--app-prefix",
         metavar="PREFIX",
         help="function-name prefix of the application's own code (default: detected)",
+    )
+    parser.add_argument(
+        "--rules",
+        action="append",
+        metavar="DIR",
+        help="also apply the *.toml rule files of DIR (repeatable; after LEAKHUNTER_RULES)",
     )
 
 
@@ -65,8 +71,13 @@ def add_verdict_options(parser: argparse.ArgumentParser) -> None:
 
 
 def analyze_options(args: argparse.Namespace) -> AnalyzeOptions:
-    """Build AnalyzeOptions from parsed flags."""
-    return AnalyzeOptions(app_prefix=args.app_prefix, limit_bytes=args.limit)
+    """Build AnalyzeOptions from parsed flags (rule dirs: LEAKHUNTER_RULES, then --rules)."""
+    from leakhunter.rules.loader import load_rules, rule_dirs_from_env
+
+    dirs = rule_dirs_from_env() + tuple(getattr(args, "rules", None) or ())
+    if dirs:
+        load_rules(dirs)  # bad rule files fail now, not after a long watch
+    return AnalyzeOptions(app_prefix=args.app_prefix, limit_bytes=args.limit, rule_dirs=dirs)
 
 
 def exit_code(v: Verdict) -> int:

@@ -30,6 +30,7 @@ _REGISTRY: tuple[tuple[str, str, str], ...] = (
     ("top", "leakhunter.cli.top", "TopCommand"),
     ("diff", "leakhunter.cli.diff", "DiffCommand"),
     ("goroutines", "leakhunter.cli.goroutines", "GoroutinesCommand"),
+    ("rules", "leakhunter.cli.rules", "RulesCommand"),
 )
 
 

@@ -124,6 +124,10 @@ def _finding_block(
         if f.rule.explanation:
             t.add_row("why", f.rule.explanation)
         t.add_row("fix", Text(f.rule.fix, style="green"))
+        if f.rule.sketch:
+            t.add_row("sketch", Text(f.rule.sketch.strip("\n"), style="green", overflow="ellipsis"))
+        if f.rule.matched:
+            t.add_row("matched", Text("; ".join(f.rule.matched), style="dim"))
     for e in f.evidence:
         t.add_row("•", Text(e, style="dim"))
     parts: list[RenderableType] = [head, t]

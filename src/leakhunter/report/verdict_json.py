@@ -67,6 +67,7 @@ def _finding(f: Finding) -> dict[str, Any]:
             "explanation": f.rule.explanation,
             "matched": list(f.rule.matched),
             "references": list(f.rule.references),
+            "sketch": f.rule.sketch,
         }
     if f.goroutines is not None:
         g = f.goroutines

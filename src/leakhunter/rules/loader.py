@@ -76,7 +76,13 @@ def parse_rules(
             continue
         seen[rule.id] = rule.line
         rules.append(rule)
-    return tuple(rules), tuple(problems)
+    return tuple(rules), tuple(sorted(problems, key=_line_of))
+
+
+def _line_of(problem: str) -> int:
+    head = problem.split(": ", 1)[0]
+    line = head.rsplit(":", 1)[-1]
+    return int(line) if line.isdigit() else 0
 
 
 def _files(path: Path) -> list[Path]:

@@ -123,6 +123,25 @@ class Conditions:
         """Return the names of the conditions this block sets, in WEIGHTS order."""
         return tuple(name for name in WEIGHTS if _is_set(getattr(self, name)))
 
+    def describe(self) -> tuple[str, ...]:
+        """Return one human-readable line per condition (for ``rules show``)."""
+        out = []
+        for name in self.names():
+            value = getattr(self, name)
+            if isinstance(value, re.Pattern):
+                text = f"/{value.pattern}/"
+            elif isinstance(value, SessionGroup):
+                regexes = " and ".join(f"/{p.pattern}/" for p in value.stack)
+                waits = f" in {'/'.join(value.wait)}" if value.wait else ""
+                text = f"a goroutine group with frames {regexes}{waits}, >= {value.min_count}"
+            elif isinstance(value, tuple):
+                parts = [f"/{v.pattern}/" if isinstance(v, re.Pattern) else str(v) for v in value]
+                text = (" and " if name in ("stack", "not_stack") else " | ").join(parts)
+            else:
+                text = str(value).lower() if isinstance(value, bool) else str(value)
+            out.append(f"{_LABELS.get(name, name)}: {text}")
+        return tuple(out)
+
     def specificity(self) -> int:
         """Return the sum of the weights of the conditions this block sets."""
         total = 0
@@ -130,6 +149,15 @@ class Conditions:
             weight = WEIGHTS[name]
             total += weight * len(self.stack) if name == "stack" else weight
         return total
+
+
+_LABELS = {
+    "stack": "frames anywhere",
+    "not_stack": "no frame",
+    "created_in": "creator runs under",
+    "session": "session has",
+    "library": "library present",
+}
 
 
 def _is_set(value: object) -> bool:
