@@ -142,12 +142,11 @@ def _readline(proc: subprocess.Popen[str], timeout: float) -> str:
     return box[0].strip() if box else ""
 
 
-def crash_output(mode: str, traceback: str = "all") -> bytes:
+def crash_output(mode: str, traceback: str = "all", godebug: str = "") -> bytes:
     """Run the crash program in MODE and return its stderr (the runtime's crash output)."""
     binary = build("crash")
-    result = subprocess.run(
-        [str(binary), mode], capture_output=True, timeout=60, env=go_env({"GOTRACEBACK": traceback})
-    )
+    env = {"GOTRACEBACK": traceback} | ({"GODEBUG": godebug} if godebug else {})
+    result = subprocess.run([str(binary), mode], capture_output=True, timeout=60, env=go_env(env))
     return result.stderr
 
 
@@ -194,6 +193,7 @@ def capture(out: Path, minutes: bool = False) -> None:
     for mode in ("panic", "segv", "deadlock", "deep"):
         files[f"crash_{mode}.txt"] = crash_output(mode)
     files["crash_throw_system.txt"] = crash_output("throw", "system")
+    files["crash_ancestors.txt"] = crash_output("panic", godebug="tracebackancestors=3")
     files["sigquit.txt"] = sigquit_output()
     files["sigquit_crash.txt"] = sigquit_output("crash")
     for name, data in files.items():

@@ -165,6 +165,16 @@ def test_system_traceback_frames_drop_fp_sp_pc() -> None:
     assert g1.frames[-1].function == "runtime.goexit"
 
 
+def test_ancestor_tracebacks_are_not_part_of_the_stack() -> None:
+    # GODEBUG=tracebackancestors=3 appends "[originating from goroutine 1]:" stacks.
+    dump = load_dump(fixture("crash_ancestors.txt"), "ancestors")
+    parked = by_top(dump, "main.park.func1")
+    assert parked.count == 3 and len(parked.frames) == 1
+    assert parked.created_by is not None and parked.created_by.function == "main.park"
+    assert parked.creator_id == 1
+    assert dump.groups == group_goroutines(dump.goroutines)
+
+
 def test_deep_panic_keeps_both_ends_of_the_stack() -> None:
     dump = load_dump(fixture("crash_deep.txt"), "deep")
     g1 = next(g for g in dump.goroutines if g.id == 1)

@@ -71,6 +71,8 @@ def parse_stack(text: str) -> tuple[tuple[Frame, ...], Frame | None, bool]:
         i += 1
         if not line or line[0] == "\t":
             continue  # a stray file line, or "goroutine running on other thread"
+        if line.startswith("[originating from goroutine "):
+            break  # ancestors' stacks (GODEBUG=tracebackancestors) are not this one's
         if line[0] == "." and line.endswith("elided..."):
             elided = True
             continue

@@ -30,6 +30,7 @@ _FRAME_REGS = re.compile(rb" fp=0x[0-9a-f]+ sp=0x[0-9a-f]+ pc=0x[0-9a-f]+")
 _ORIGIN = b"\n[originating from goroutine "
 _CREATOR = b" in goroutine "
 _MESSAGE_MAX = 2000
+_HEAD = 1 << 20
 # First bytes a pprof protobuf can start with (a profile.proto field tag), and
 # the control bytes its small varints put right after: text has neither.
 _PROFILE_TAGS = frozenset(
@@ -196,7 +197,7 @@ def parse_text(
     Raises:
         FormatError: no complete goroutine in the text.
     """
-    if b"\r\n" in data:
+    if b"\r\n" in data[:_HEAD]:  # a CRLF file shows it in its first line
         data = data.replace(b"\r\n", b"\n")
     start = 0 if data.startswith(b"goroutine ") else _first_header(data)
     if start < 0:
@@ -219,9 +220,12 @@ class _Walker:
         self.groups: dict[tuple[str, int], _Group] = {}
         self.goroutines: list[Goroutine] = []
         self.truncated = False
-        # Rare features, checked once for the whole text instead of per stack.
-        self.has_origin = _ORIGIN in data
-        self.has_regs = b" fp=0x" in data
+        # Rare features that would defeat the stack cache, looked for once at the
+        # head of the text (they show on every goroutine when present at all).
+        # Missing them costs cache hits, never correctness.
+        head = data[:_HEAD]
+        self.has_origin = _ORIGIN in head
+        self.has_regs = b" fp=0x" in head
 
     def run(self, start: int) -> GoroutineDump:
         data = self.data
@@ -255,8 +259,9 @@ class _Walker:
                 else:
                     nxt = find(_SEP, stop)
                     pos = size if nxt < 0 else nxt + 12
-            sp = header.find(b" ")
-            tail = header[header.find(b"[", sp) :] if sp > 0 else b""
+            ident, _, tail = header.partition(b" ")
+            if not tail.startswith(b"["):  # "gp=0x.. m=.. mp=.. [state]:" (GOTRACEBACK>=system)
+                tail = tail[tail.find(b"[") :]
             key = (tail, body)
             slot = slots.get(key)
             if slot is None:
@@ -265,7 +270,7 @@ class _Walker:
                     self.truncated = self.truncated or pos >= size
                     continue
             try:
-                gid = int(header[:sp])
+                gid = int(ident)
             except ValueError:
                 continue
             if seen is not None:
