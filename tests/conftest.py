@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["golden"]  # the golden fixture and --update-golden
+
 
 @pytest.fixture(scope="session")
 def zoo_binary() -> Path:

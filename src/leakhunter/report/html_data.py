@@ -22,8 +22,6 @@ from leakhunter.report.units import format_value
 __all__ = ["REPORT_DATA_SCHEMA", "html_data"]
 
 REPORT_DATA_SCHEMA = "leakhunter.report-data/1"
-ORIGINS = (Origin.APP, Origin.STDLIB, Origin.THIRD_PARTY, Origin.RUNTIME)
-_ORIGIN_CODE = {o: i for i, o in enumerate(ORIGINS)}
 _MAX_GROUP_FRAMES = 16
 
 
@@ -116,12 +114,14 @@ def _flame(fg: FlameGraph, m: AppMatcher) -> dict[str, Any]:
     def s(text: str) -> int:
         return strings.setdefault(text, len(strings))
 
+    kinds: dict[Origin, int] = {}  # origin -> index into the "origins" table
     origin_of: dict[tuple[str, str], int] = {}
     origins = []
     for name, file in zip(fg.names, fg.files, strict=True):
         key = (name, file)
         if key not in origin_of:
-            origin_of[key] = _ORIGIN_CODE[m.origin(Frame(name, file))]
+            kind = m.origin(Frame(name, file))
+            origin_of[key] = kinds.setdefault(kind, len(kinds))
         origins.append(origin_of[key])
     names = [s(short_function(n)) for n in fg.names]
     files = [s(short_file(f)) for f in fg.files]
@@ -133,6 +133,7 @@ def _flame(fg: FlameGraph, m: AppMatcher) -> dict[str, Any]:
         "pruned": fg.pruned,
         "pruned_value": fg.pruned_value,
         "strings": list(strings),
+        "origins": [k.value for k in kinds],
         "n": names,
         "f": files,
         "o": origins,

@@ -118,11 +118,11 @@ def _finding_block(
         wait = f", waiting up to {g.wait_minutes_max} min" if g.wait_minutes_max else ""
         leaked = f", {g.leaked} marked leaked by the runtime" if g.leaked else ""
         counts = f"{g.count_start:,} → {g.count_end:,}"
-        t.add_row("goroutines", f"{counts} in {state} [{g.state_class}]{extra}{wait}{leaked}")
+        t.add_row("goroutines", Text(f"{counts} in {state} [{g.state_class}]{extra}{wait}{leaked}"))
     if f.rule is not None:
         t.add_row("pattern", Text.assemble((f.rule.title, "bold"), (f"  ({f.rule.id})", "dim")))
         if f.rule.explanation:
-            t.add_row("why", f.rule.explanation)
+            t.add_row("why", Text(f.rule.explanation))
         t.add_row("fix", Text(f.rule.fix, style="green"))
         if f.rule.sketch:
             t.add_row("sketch", Text(f.rule.sketch.strip("\n"), style="green", overflow="ellipsis"))
@@ -143,16 +143,18 @@ def _overview(v: Verdict, width: int) -> Table:
     t = Table.grid(padding=(0, 2))
     t.add_column(style="dim", no_wrap=True)
     t.add_column(overflow="fold")
-    t.add_row("target", v.target or "(unknown)")
-    t.add_row("window", f"{v.snapshots} snapshots over {duration(v.window_seconds)}")
+    t.add_row("target", Text(v.target or "(unknown)"))
+    t.add_row("window", Text(f"{v.snapshots} snapshots over {duration(v.window_seconds)}"))
     for s in (v.heap, v.goroutines):
         if s is not None and s.values:
             first, last = s.values[0], s.values[-1]
             label = s.label.split(" (", 1)[0] if width < 90 else s.label
             t.add_row(
-                label,
-                f"{format_value(round(first), s.unit)} → {format_value(round(last), s.unit)}  "
-                f"{sparkline(s.values)}",
+                Text(label),
+                Text(
+                    f"{format_value(round(first), s.unit)} → "
+                    f"{format_value(round(last), s.unit)}  {sparkline(s.values)}"
+                ),
             )
     p = v.projection
     if p.time_to_oom_seconds is not None and p.limit_bytes:
@@ -166,9 +168,9 @@ def _overview(v: Verdict, width: int) -> Table:
             ),
         )
     elif v.verdict is VerdictValue.LEAK:
-        t.add_row("time to OOM", "unknown: give --limit (or set GOMEMLIMIT on the target)")
+        t.add_row("time to OOM", Text("unknown: give --limit (or set GOMEMLIMIT on the target)"))
     if v.restarts:
-        t.add_row("restarts", f"{v.restarts} (judged the last run)")
+        t.add_row("restarts", Text(f"{v.restarts} (judged the last run)"))
     return t
 
 
@@ -295,7 +297,8 @@ def render_verdict_text(
             console.print(Rule(style="dim", characters="-"))
             console.print(block)
     if len(v.findings) > max_findings:
-        console.print(f"… {len(v.findings) - max_findings} more findings (see --json or --html)")
+        more = len(v.findings) - max_findings
+        console.print(Text(f"… {more} more findings (see --json or --html)"))
     if goroutines is not None and goroutines.groups:
         console.print()
         console.print(_groups_table(goroutines, m, width, max_groups))

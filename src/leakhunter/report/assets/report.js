@@ -129,8 +129,10 @@
 
   // ---- flame graphs (icicles): preorder arrays, parent indices ----
   var ROW = 18;
-  var HUES = [[22, 80], [45, 80], [205, 55], [0, 0]]; // app, third-party... by origin code
-  var ORIGIN_HUE = { 0: HUES[0], 1: HUES[2], 2: HUES[1], 3: HUES[3] };
+  // [hue, saturation] by frame origin; anything unknown is grey
+  var ORIGIN_HUE = {
+    app: [22, 80], "third-party": [45, 80], generated: [45, 80], stdlib: [205, 55], runtime: [0, 0]
+  };
 
   function Flame(box, fg) {
     this.box = box;
@@ -180,7 +182,7 @@
       return ratio >= 0 ? "hsl(2,78%," + light + "%)" : "hsl(215,78%," + light + "%)";
     }
     if (i === 0) return "hsl(0,0%,82%)";
-    var hue = ORIGIN_HUE[fg.o[i]] || HUES[3];
+    var hue = ORIGIN_HUE[fg.origins[fg.o[i]]] || ORIGIN_HUE.runtime;
     var h = 0, s = this.name(i);
     for (var c = 0; c < s.length; c++) h = (h * 31 + s.charCodeAt(c)) >>> 0;
     return "hsl(" + (hue[0] + (h % 14) - 7) + "," + hue[1] + "%," + (62 + (h % 13)) + "%)";
