@@ -42,6 +42,7 @@ from pprof_helpers import (  # noqa: E402
 class Timing:
     best: float
     median: float
+    cpu: float  # user + system seconds of the best run (robust to a busy machine)
     peak_rss_mb: float
 
 
@@ -73,8 +74,8 @@ def profiles(depth: int) -> tuple[Path, Path]:
     return a, b
 
 
-def run_once(cmd: list[str]) -> tuple[float, float]:
-    """Run cmd, discarding output; return wall seconds and peak RSS in MiB."""
+def run_once(cmd: list[str]) -> tuple[float, float, float]:
+    """Run cmd, discarding output; return wall seconds, CPU seconds and peak RSS in MiB."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -83,13 +84,14 @@ def run_once(cmd: list[str]) -> tuple[float, float]:
     err = proc.stderr.read().decode() if proc.stderr else ""
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {err}")
-    return elapsed, usage.ru_maxrss / 1024  # Linux reports KiB
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024  # KiB on Linux
 
 
 def measure(cmd: list[str], repeat: int) -> Timing:
     runs = [run_once(cmd) for _ in range(repeat)]
-    times = [t for t, _ in runs]
-    return Timing(min(times), statistics.median(times), max(r for _, r in runs))
+    best = min(runs)
+    times = [t for t, _, _ in runs]
+    return Timing(best[0], statistics.median(times), best[1], max(r for _, _, r in runs))
 
 
 def check_same(lh_args: list[str], pp_args: list[str]) -> None:
@@ -106,10 +108,10 @@ def check_same(lh_args: list[str], pp_args: list[str]) -> None:
 def report(name: str, ours: Timing, theirs: Timing) -> dict[str, object]:
     ratio = theirs.best / ours.best
     print(
-        f"{name:5} leakhunter {ours.best:6.3f}s (median {ours.median:6.3f}s, "
-        f"peak RSS {ours.peak_rss_mb:6.0f} MiB) | go tool pprof {theirs.best:6.3f}s "
-        f"(median {theirs.median:6.3f}s, peak RSS {theirs.peak_rss_mb:6.0f} MiB) | "
-        f"{ratio:5.1f}x faster"
+        f"{name:5} leakhunter {ours.best:6.3f}s (median {ours.median:6.3f}s, CPU {ours.cpu:6.3f}s, "
+        f"peak RSS {ours.peak_rss_mb:5.0f} MiB) | go tool pprof {theirs.best:6.3f}s "
+        f"(median {theirs.median:6.3f}s, CPU {theirs.cpu:6.3f}s, peak RSS "
+        f"{theirs.peak_rss_mb:5.0f} MiB) | {ratio:5.1f}x faster"
     )
     return {
         "command": name,

@@ -105,9 +105,19 @@ class SampleScan:
         lens = np.where(has, self.lab_end - self.lab_start, 0)
         data, offs = _gather(u8, np.where(has, self.lab_start, 0), lens)
         raw = data.tobytes()
-        reps, which = intern_segments(raw, offs)
-        bounds = offs.tolist()
-        return [raw[bounds[r] : bounds[r + 1]] for r in reps.tolist()], which
+        if int(lens.max()) <= 8:
+            # Short label sets (one Go "bytes" or pprof.Do label) fit a 64-bit key
+            # exactly: each field starts with its non-zero tag, so zero padding
+            # cannot make two different sets equal.
+            rows = np.zeros((len(lens), 8), dtype=np.uint8)
+            rows[np.arange(8) < lens[:, None]] = data
+            _, reps, which = np.unique(
+                rows.view(np.uint64).reshape(-1), return_index=True, return_inverse=True
+            )
+            which = which.reshape(-1)
+        else:
+            reps, which = intern_segments(raw, offs)
+        return [raw[offs[r] : offs[r + 1]] for r in reps.tolist()], which
 
 
 def _decode_packed(data: bytes, offs: I64) -> tuple[I64, U64]:

@@ -271,7 +271,7 @@ def _missing(ids: npt.NDArray[np.uint64], known: npt.NDArray[np.uint64]) -> int 
     if top <= 4 * known.size + (1 << 16):
         table = np.zeros(top + 1, dtype=bool)
         table[known] = True
-        ok = table[ids]
+        ok = table[ids.view(np.int64)]  # ids <= top: no uint64 -> intp copy
     else:
         ok = np.isin(ids, known)
     if ok.all():

@@ -74,6 +74,11 @@ def decode_segments(buf: bytes, offs: npt.NDArray[np.int64]) -> tuple[npt.NDArra
     out = np.zeros(n + 1, dtype=np.int64)
     if b.size == 0:
         return out, np.zeros(0, dtype=np.uint64)
+    if b[-1] >= 0x80:
+        raise VarintError("truncated varint")
+    if int(b.max()) < 0x80:  # every varint is one byte: the common case for location ids
+        out[:] = offs - offs[0]
+        return out, b.astype(np.uint64)
     ends = b < 0x80
     lens = np.diff(offs)
     nonempty = lens > 0
@@ -82,8 +87,6 @@ def decode_segments(buf: bytes, offs: npt.NDArray[np.int64]) -> tuple[npt.NDArra
     counts = np.zeros(n, dtype=np.int64)
     counts[nonempty] = np.add.reduceat(ends, offs[:-1][nonempty], dtype=np.int64)
     np.cumsum(counts, out=out[1:])
-    if ends.all():  # every varint is one byte: the common case for location ids
-        return out, b.astype(np.uint64)
     last = np.flatnonzero(ends)
     first = np.empty_like(last)
     first[0] = 0
@@ -142,19 +145,21 @@ def read_varints_at(
     Raises:
         VarintError: a varint runs past its limit or is longer than 10 bytes.
     """
-    value = np.zeros(pos.size, dtype=np.uint64)
-    p = pos.copy()
     if pos.size == 0:
-        return value, p
-    if int(pos.min()) < 0 or (p >= limit).any():
+        return np.zeros(0, dtype=np.uint64), pos.copy()
+    if int(pos.min()) < 0 or (pos >= limit).any():
         raise VarintError("truncated varint")
-    going = np.arange(pos.size)  # varints not yet terminated
-    last = buf.size - 1
-    for shift in range(0, 70, 7):
+    byte = buf[pos]
+    if int(byte.max()) < 0x80:  # all one byte long: the usual tags and lengths
+        return byte.astype(np.uint64), pos + 1
+    value = (byte & 0x7F).astype(np.uint64)
+    p = pos + 1
+    going = np.flatnonzero(byte >= 0x80)  # varints not yet terminated
+    for shift in range(7, 70, 7):
         at = p[going]
         if (at >= limit[going]).any():
             raise VarintError("truncated varint")
-        byte = buf[np.minimum(at, last)]
+        byte = buf[at]
         value[going] |= (byte & 0x7F).astype(np.uint64) << np.uint64(shift)
         p[going] = at + 1
         going = going[byte >= 0x80]

@@ -210,23 +210,32 @@ def intern_segments(data: bytes, offs: I64) -> tuple[I64, I64]:
     rows = np.zeros((n, width), dtype=np.uint8)
     rows[np.arange(width) < lens[:, None]] = np.frombuffer(data, dtype=np.uint8)
     words = rows.view(np.uint64)
+    h = _hash_rows(words, lens)
+    ordered = np.sort(h)
+    if (ordered[1:] != ordered[:-1]).all():  # distinct hashes: distinct segments
+        every = np.arange(n, dtype=np.int64)
+        return every, every
+    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+    # number distinct values in order of first appearance, without another sort
+    is_first = np.zeros(n, dtype=bool)
+    is_first[first] = True
+    seen_rank = np.cumsum(is_first) - 1
+    which = seen_rank[first][inverse.reshape(-1)]
+    reps = np.flatnonzero(is_first)
+    back = reps[which]
+    if not ((lens[back] == lens).all() and (words[back] == words).all()):
+        return _intern_dict(data, offs)  # a hash collision: settle it exactly
+    return reps.astype(np.int64), which.astype(np.int64)
+
+
+def _hash_rows(words: npt.NDArray[np.uint64], lens: I64) -> npt.NDArray[np.uint64]:
+    """Mix each row of 64-bit words (and its length) into one 64-bit hash."""
     h = lens.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     for j in range(words.shape[1]):
         h ^= words[:, j]
         h *= np.uint64(0xBF58476D1CE4E5B9)
         h ^= h >> np.uint64(29)
-    uniq, first, inverse = np.unique(h, return_index=True, return_inverse=True)
-    if len(uniq) == n:  # distinct hashes: distinct segments, nothing to verify
-        every = np.arange(n, dtype=np.int64)
-        return every, every
-    order = np.argsort(first)
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    reps, which = first[order], rank[inverse.reshape(-1)]
-    back = reps[which]
-    if not ((lens[back] == lens).all() and (words[back] == words).all()):
-        return _intern_dict(data, offs)  # a hash collision: settle it exactly
-    return reps.astype(np.int64), which.astype(np.int64)
+    return h
 
 
 def _intern_dict(data: bytes, offs: I64) -> tuple[I64, I64]:

@@ -120,6 +120,7 @@ def _location_nodes(profile: Profile, granularity: Granularity) -> _LocationNode
     wanted = profile.stacks.location_ids
     top = max(ids, default=0)
     if top <= 4 * len(ids) + (1 << 16) and (wanted.size == 0 or int(wanted.max()) <= top):
+        wanted = wanted.view(np.int64)  # small ids: index without a uint64 -> intp copy
         by_id: list[list[int]] = [[] for _ in range(top + 1)]
         for i, mine in zip(ids, per_location, strict=True):
             by_id[i] = mine
