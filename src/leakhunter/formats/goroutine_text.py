@@ -96,18 +96,18 @@ def load_dump(
 
 def _describe(data: bytes) -> str:
     """Say in a few words what the bytes are, since they are not a goroutine dump."""
-    if not data.strip():
+    if not data or data.isspace():
         return "empty input, not a goroutine dump"
     if data.startswith(b"\x89PNG"):
         return "a PNG image, not a goroutine dump"
     if data.startswith(b"\x7fELF"):
         return "an ELF executable, not a goroutine dump"
-    if data.lstrip()[:15].lower().startswith((b"<!doctype", b"<html")):
+    head = data[:4096]
+    if head.lstrip()[:15].lower().startswith((b"<!doctype", b"<html")):
         return "an HTML page, not a goroutine dump (wrong URL?)"
     profile = re.match(rb"\s*(\w+) profile: ", data)
     if profile:
         return f"a {profile.group(1).decode()} profile, not a goroutine dump"
-    head = data[:4096]
     if b"\0" in head:
         return "binary data, neither a goroutine dump nor a pprof profile"
     try:
@@ -115,7 +115,7 @@ def _describe(data: bytes) -> str:
     except UnicodeDecodeError as exc:
         if exc.start < len(head) - 4:
             return "binary data, neither a goroutine dump nor a pprof profile"
-    if data.lstrip().startswith(b"goroutine "):
+    if head.lstrip().startswith(b"goroutine "):
         return "truncated or malformed goroutine header (expected `goroutine N [state]:`)"
     return (
         "no `goroutine N [state]:` header or `goroutine profile: total N` line; "
