@@ -1,6 +1,7 @@
 """`leakhunter goroutines`: JSON contract, human report (golden), bad input, URL sources.
 
-Regenerate the golden files with LEAKHUNTER_UPDATE_GOLDEN=1 after an intended change.
+Regenerate the golden files with ``pytest tests/test_goroutine_cli.py --update-golden``
+after an intended change.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from golden import Golden
 from leakhunter.analyze.goroutine_suspects import SuspectOptions, rank_groups
 from leakhunter.cli.main import main
 from leakhunter.formats.goroutine_source import dump_url
 from leakhunter.formats.goroutine_text import load_dump, parse_text
 
 DATA = Path(__file__).parent / "data" / "goroutines"
-GOLDEN = DATA / "golden"
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -29,18 +30,12 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("LEAKHUNTER_UPDATE_GOLDEN"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    assert text == path.read_text(), f"{name} changed; LEAKHUNTER_UPDATE_GOLDEN=1 to accept"
-
-
 # --- JSON contract -----------------------------------------------------------------------------
 
 
-def test_json_shape(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_json_shape(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, golden: Golden
+) -> None:
     monkeypatch.chdir(DATA)
     code, out, err = run(capsys, "states_minutes_debug2.txt", "--json")
     assert code == 0 and err == ""
@@ -70,7 +65,7 @@ def test_json_shape(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Monk
     assert first["stack"][0]["function"] == "main.recvWorker"
     assert first["created_by"]["function"] == "main.start"
     assert first["creator_goroutine"] == 1 and first["state_inferred"] is False
-    golden("states_minutes.json", json.dumps(doc, indent=1) + "\n")
+    golden.check("goroutines/states_minutes.json", json.dumps(doc, indent=1) + "\n")
 
 
 def test_json_limit_and_inferred_states(capsys: pytest.CaptureFixture[str]) -> None:
@@ -98,12 +93,12 @@ def test_json_labels_and_leaks(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_human_report_golden(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, golden: Golden
 ) -> None:
     monkeypatch.chdir(DATA)
     code, out, err = run(capsys, "leak_debug2.txt", "-n", "30")
     assert code == 0 and err == ""
-    golden("leak_debug2.txt", out)
+    golden.check("goroutines/leak_debug2.txt", out)
     assert out.startswith("35 goroutines in 24 groups (debug=2 dump from leak_debug2.txt)\n")
     assert "suspicious: 3 groups holding 4 goroutines" in out
     assert "! all proven leaked by the runtime's goroutineleak detector" in out
