@@ -47,15 +47,49 @@ def _find(patterns: Sequence[re.Pattern[str]], frames: Iterable[Frame]) -> list[
 
 
 def _frame_cond(
-    name: str, pattern: re.Pattern[str] | None, frames: Iterable[Frame | None], ev: list[str]
+    name: str, pattern: re.Pattern[str] | None, frame: Frame | None, ev: list[str]
 ) -> bool:
     if pattern is None:
         return True
-    hit = next((f for f in frames if f is not None and pattern.search(f.function)), None)
-    if hit is None:
+    if frame is None or not pattern.search(frame.function):
         return False
-    ev.append(f"{name} {hit.function} matches /{pattern.pattern}/")
+    ev.append(f"{name} {frame.function} matches /{pattern.pattern}/")
     return True
+
+
+def _view_matches(c: Conditions, ff: FindingFacts, i: int) -> list[str] | None:
+    """Return the evidence if every frame condition holds on view i, else None."""
+    view, ev = ff.views[i], []
+    if c.leaf_origin:
+        origin = ff.leaf_origins[i]
+        if origin not in c.leaf_origin:
+            return None
+        leaf = ff.leaves[i]
+        ev.append(f"the leaf frame {leaf.function if leaf else '?'} is {origin} code")
+    if c.stack:
+        hits = _find(c.stack, view)
+        if hits is None:
+            return None
+        ev.extend(f"frame {h} matches /{p.pattern}/" for h, p in zip(hits, c.stack, strict=True))
+    for p in c.not_stack:
+        if any(p.search(f.function) for f in view):
+            return None
+        ev.append(f"no frame matches /{p.pattern}/")
+    if not _frame_cond("leaf", c.leaf, ff.leaves[i], ev):
+        return None
+    return ev
+
+
+def _frames(c: Conditions, ff: FindingFacts, ev: list[str]) -> bool:
+    """Check the frame conditions, which must all hold on one of the finding's stacks."""
+    if not (c.stack or c.not_stack or c.leaf is not None or c.leaf_origin):
+        return True
+    for i in range(len(ff.views)):
+        got = _view_matches(c, ff, i)
+        if got is not None:
+            ev.extend(got)
+            return True
+    return False
 
 
 def _created_in(c: Conditions, ff: FindingFacts, s: SessionFacts, ev: list[str]) -> bool:
@@ -150,37 +184,24 @@ def _facts_conditions(c: Conditions, ff: FindingFacts, ev: list[str]) -> bool:
     return True
 
 
-def _origins(c: Conditions, ff: FindingFacts, ev: list[str]) -> bool:
-    if c.leaf_origin:
-        origin = next((o for o in ff.leaf_origins if o in c.leaf_origin), None)
-        if origin is None:
-            return False
-        ev.append(f"the leaf frame is {origin} code")
-    if c.culprit_origin:
-        if ff.culprit_origin not in c.culprit_origin:
-            return False
-        ev.append(f"the culprit is {ff.culprit_origin} code")
+def _culprit_origin(c: Conditions, ff: FindingFacts, ev: list[str]) -> bool:
+    if not c.culprit_origin:
+        return True
+    if ff.culprit_origin not in c.culprit_origin:
+        return False
+    ev.append(f"the culprit is {ff.culprit_origin} code")
     return True
 
 
 def match_block(c: Conditions, ff: FindingFacts, s: SessionFacts) -> tuple[str, ...] | None:
     """Return the evidence for each condition of a block, or None if one fails."""
     ev: list[str] = []
-    if not _facts_conditions(c, ff, ev) or not _origins(c, ff, ev):
-        return None
-    if c.stack:
-        hits = _find(c.stack, ff.stack)
-        if hits is None:
-            return None
-        ev.extend(f"frame {h} matches /{p.pattern}/" for h, p in zip(hits, c.stack, strict=True))
-    for p in c.not_stack:
-        if any(p.search(f.function) for f in ff.stack):
-            return None
-        ev.append(f"no frame matches /{p.pattern}/")
     ok = (
-        _frame_cond("leaf", c.leaf, ff.leaves, ev)
-        and _frame_cond("culprit", c.culprit, (ff.culprit,), ev)
-        and _frame_cond("created by", c.created_by, (ff.created_by,), ev)
+        _facts_conditions(c, ff, ev)
+        and _culprit_origin(c, ff, ev)
+        and _frames(c, ff, ev)
+        and _frame_cond("culprit", c.culprit, ff.culprit, ev)
+        and _frame_cond("created by", c.created_by, ff.created_by, ev)
         and _created_in(c, ff, s, ev)
         and _library(c, s, ev)
         and _session(c.session, s, ev)

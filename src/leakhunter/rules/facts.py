@@ -94,17 +94,17 @@ class FindingFacts:
     """One finding, flattened for matching.
 
     A finding that links heap and goroutine evidence has two stacks (where the
-    memory is allocated, where the goroutines block): ``stack`` holds the frames
-    of both, ``leaves`` the leaf of each, and a condition on the leaf holds when
-    it holds for either.
+    goroutines block, where the memory is allocated): ``views`` holds each, with
+    its leaf frame and that frame's origin at the same index. A block's frame
+    conditions (stack, not_stack, leaf, leaf_origin) must all hold on one view.
     """
 
     kinds: frozenset[str]
-    stack: tuple[Frame, ...]
-    leaves: tuple[Frame, ...]
+    views: tuple[tuple[Frame, ...], ...]
+    leaves: tuple[Frame | None, ...]
+    leaf_origins: tuple[str | None, ...]
     culprit: Frame | None
     created_by: Frame | None
-    leaf_origins: tuple[str, ...]
     culprit_origin: str | None
     wait: str | None
     state: str
@@ -266,14 +266,14 @@ def finding_facts(f: Finding, s: SessionFacts) -> FindingFacts:
     kinds = {f.kind.value, *f.linked}
     if g is not None:
         kinds.add("goroutine")
-    leaves = tuple(dict.fromkeys(x for v in views if (x := leaf_frame(v)) is not None))
+    leaves = tuple(leaf_frame(v) for v in views)
     return FindingFacts(
         kinds=frozenset(kinds),
-        stack=tuple(fr for v in views for fr in v),
+        views=views,
         leaves=leaves,
+        leaf_origins=tuple(None if x is None else m.origin(x).value for x in leaves),
         culprit=f.culprit,
         created_by=created,
-        leaf_origins=tuple(dict.fromkeys(m.origin(x).value for x in leaves)),
         culprit_origin=None if f.culprit is None else m.origin(f.culprit).value,
         wait=classify_state(state).value if g is not None else None,
         state=state,
