@@ -17,7 +17,7 @@ def zoo_binary() -> Path:
     try:
         return build_zoo()
     except GoNotFoundError as exc:
-        pytest.skip(f"Go toolchain not found: {exc}")
+        pytest.skip(str(exc))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -29,4 +29,4 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     try:
         find_go()
     except GoNotFoundError as exc:
-        pytest.skip(f"Go toolchain not found: {exc}")
+        pytest.skip(str(exc))
