@@ -21,10 +21,13 @@ fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   need=()
   command -v panicparse >/dev/null 2>&1 || need+=(panicparse)
+  # headless browser for the HTML report tests (tests/test_report_browser.py)
+  command -v chromium >/dev/null 2>&1 || need+=(chromium chromium-driver fonts-dejavu-core)
   if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]} (apt)" >&2
-    (apt-get update -qq && apt-get install -y -qq "${need[@]}") >/dev/null 2>&1 \
-      || echo "setup: could not install ${need[*]}; the benchmarks that need them will say so" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}") \
+      >/dev/null 2>&1 \
+      || echo "setup: could not install ${need[*]}; the benchmarks and tests that need them will say so" >&2
   fi
 fi
 if ! command -v go >/dev/null 2>&1; then

@@ -1,4 +1,4 @@
-"""A small Chrome DevTools Protocol client for browser tests: headless Debian Chromium, no downloads.
+"""A small Chrome DevTools Protocol client for browser tests (Debian Chromium, no downloads).
 
 Starts the system chromium with a fresh profile and an ephemeral debugging
 port, connects to its first page over a websocket (websocket-client), and
@@ -204,7 +204,8 @@ class Browser:
             p = ev.get("params", {})
             if ev["method"] == "Runtime.exceptionThrown":
                 d = p.get("exceptionDetails", {})
-                out.append(f"exception: {d.get('text')} {d.get('exception', {}).get('description')}")
+                what = d.get("exception", {}).get("description")
+                out.append(f"exception: {d.get('text')} {what}")
             elif ev["method"] == "Runtime.consoleAPICalled" and p.get("type") in (
                 "error",
                 "warning",

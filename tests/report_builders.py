@@ -7,6 +7,8 @@ marked leaked by the runtime, a churn finding, a finding with no app frame).
 
 from __future__ import annotations
 
+import random
+import shutil
 from functools import cache
 from pathlib import Path
 
@@ -23,7 +25,17 @@ from leakhunter.analyze.verdict import (
     Verdict,
     VerdictValue,
 )
+from leakhunter.formats.pprof import encode
 from leakhunter.model.goroutine import Frame, GoroutineGroup
+from leakhunter.model.profile import (
+    Function,
+    Line,
+    Location,
+    Profile,
+    Sample,
+    ValueType,
+    make_profile,
+)
 from leakhunter.report.data import GoroutineGroups, GroupRow, ReportData, SessionFacts, gather
 
 SESSIONS = Path(__file__).parent / "data" / "sessions"
@@ -52,7 +64,9 @@ GENERIC = Frame(
 def _series(label: str, unit: str, start: float, slope: float, n: int = 12) -> Series:
     t = tuple(float(i * 15) for i in range(n))
     wobble = (0.0, 0.02, -0.01, 0.03, 0.0, -0.02, 0.01, 0.02, -0.01, 0.0, 0.01, 0.0)
-    values = tuple(start + slope * x + abs(start + slope * x) * wobble[i % 12] for i, x in enumerate(t))
+    values = tuple(
+        start + slope * x + abs(start + slope * x) * wobble[i % 12] for i, x in enumerate(t)
+    )
     return Series(label, unit, t, values, fit_slope=slope, fit_start=start)
 
 
@@ -79,7 +93,11 @@ def sample_verdict() -> Verdict:
             matched=("runtime.mapassign*", "app frame under a handler"),
             references=("https://go.dev/blog/maps",),
         ),
-        series=(_series("inuse bytes at example.com/shop/cache.(*Cache).Put", "bytes", 52_428_800, 932_067.5),),
+        series=(
+            _series(
+                "inuse bytes at example.com/shop/cache.(*Cache).Put", "bytes", 52_428_800, 932_067.5
+            ),
+        ),
         app_frames=(CACHE.function, HANDLER.function),
     )
     goroutines = Finding(
@@ -91,7 +109,11 @@ def sample_verdict() -> Verdict:
         stack=(GOPARK, CHANRECV, WORKER),
         growth=Growth("goroutines", 40.0, 940.0, 18_000.0),
         evidence=("goroutines blocked in chan receive at dispatch.go:57 grew 40 -> 940",),
-        series=(_series("goroutines at example.com/shop/jobs.(*Dispatcher).wait", "goroutines", 40, 5.0),),
+        series=(
+            _series(
+                "goroutines at example.com/shop/jobs.(*Dispatcher).wait", "goroutines", 40, 5.0
+            ),
+        ),
         goroutines=GoroutineFacts(
             state="chan receive",
             state_class="channel",
@@ -160,7 +182,9 @@ def sample_groups() -> GoroutineGroups:
         ),
         GroupRow(GoroutineGroup(count=64, state="select", frames=(REDIS,), created_by=REDIS), 64),
         GroupRow(GoroutineGroup(count=1, state="running", frames=(SERVE,)), None),
-        GroupRow(GoroutineGroup(count=2, state="IO wait", frames=(SERVE, HANDLER), wait_minutes_max=3), 2),
+        GroupRow(
+            GoroutineGroup(count=2, state="IO wait", frames=(SERVE, HANDLER), wait_minutes_max=3), 2
+        ),
     )
     return GoroutineGroups(
         format="debug=2", seq=11, first_seq=0, total=1007, groups=rows, more_groups=5
@@ -181,3 +205,55 @@ def session_report(name: str) -> ReportData:
     """Analyse a committed recorded session and gather every view (cached per test run)."""
     path = SESSIONS / name
     return gather(analyze_dir(path), path)
+
+
+def big_heap_profile(n_stacks: int = 20_000, seed: int = 1) -> Profile:
+    """A Go-shaped heap profile with many distinct stacks sharing prefixes (a big service).
+
+    Stacks walk down a random call tree (handlers fan out into libraries), so
+    prefixes repeat as in real profiles; values are heavy-tailed.
+    """
+    rng = random.Random(seed)
+    names = [
+        f"github.com/acme/svc/pkg{i % 97}.(*T{i % 13}).Method{i}" if i % 3 else f"runtime.f{i}"
+        for i in range(6000)
+    ]
+    funcs = tuple(
+        Function(i + 1, n, n, f"/src/svc/pkg{i % 97}/file{i % 7}.go") for i, n in enumerate(names)
+    )
+    locs = tuple(Location(i + 1, lines=(Line(i + 1, 10 + i % 300),)) for i in range(len(names)))
+    kids: dict[int, list[int]] = {}
+    samples = []
+    for _ in range(n_stacks):
+        node, path = 0, []
+        for _depth in range(rng.randint(6, 48)):
+            options = kids.setdefault(node, [])
+            if not options or (len(options) < 6 and rng.random() < 0.3):
+                options.append(rng.randrange(1, len(names)))
+            node = rng.choice(options)
+            path.append(node)
+        size = int(rng.paretovariate(1.2) * 4096)
+        samples.append(Sample(tuple(reversed(path)), (size // 64, size, size // 64, size)))
+    types = (
+        ValueType("alloc_objects", "count"),
+        ValueType("alloc_space", "bytes"),
+        ValueType("inuse_objects", "count"),
+        ValueType("inuse_space", "bytes"),
+    )
+    return make_profile(
+        types,
+        samples,
+        locations=locs,
+        functions=funcs,
+        period_type=ValueType("space", "bytes"),
+        period=512 * 1024,
+    )
+
+
+def big_session(tmp: Path, n_stacks: int = 20_000) -> Path:
+    """A copy of a recorded leak session whose last heap profile is big_heap_profile()."""
+    dst = tmp / "big-session"
+    shutil.copytree(SESSIONS / "grpc-stream-not-closed", dst)
+    last = sorted(dst.glob("*.heap.pb.gz"))[-1]
+    last.write_bytes(encode(big_heap_profile(n_stacks)))
+    return dst

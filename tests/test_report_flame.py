@@ -1,4 +1,4 @@
-"""Flame graph trees: widths add up, preorder layout, pruning, diffs, inlined frames, big profiles."""
+"""Flame graph trees: widths add up, preorder, pruning, diffs, inlined frames, big profiles."""
 
 from __future__ import annotations
 
@@ -126,7 +126,9 @@ def test_big_profile_is_capped_and_fast():
     stacks = {}
     for _ in range(8_000):
         depth = rng.randint(8, 40)
-        stacks[tuple(rng.choice(funcs[: 50 + d * 70]) for d in range(depth))] = rng.randint(1, 1 << 20)
+        stacks[tuple(rng.choice(funcs[: 50 + d * 70]) for d in range(depth))] = rng.randint(
+            1, 1 << 20
+        )
     p = prof(stacks)
     start = time.perf_counter()
     fg = flame_graph(p, "inuse_space", FlameOptions(max_nodes=4000))

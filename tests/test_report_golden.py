@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from report_builders import SESSION_NAMES, SESSIONS, sample_report, session_report
 
 from leakhunter.formats.pprof import decode
 from leakhunter.model.profile import Profile
@@ -23,6 +22,7 @@ from leakhunter.report.pprof_export import PprofRenderer
 from leakhunter.report.sarif import render_sarif
 from leakhunter.report.terminal import render_verdict_text
 from leakhunter.report.verdict_json import render_verdict_json
+from report_builders import SESSION_NAMES, SESSIONS, sample_report, session_report
 
 CASES = (*SESSION_NAMES, "sample")
 

@@ -87,6 +87,8 @@ def _finding(f: Finding, m: AppMatcher) -> dict[str, Any]:
             "title": f.rule.title,
             "fix": f.rule.fix,
             "explanation": f.rule.explanation,
+            "sketch": f.rule.sketch.strip("\n"),
+            "matched": list(f.rule.matched),
             "references": list(f.rule.references),
         },
         "evidence": list(f.evidence),

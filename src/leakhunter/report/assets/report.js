@@ -158,7 +158,7 @@
       if (this.end[j] > this.end[q]) this.end[q] = this.end[j];
     }
     var maxAbs = 0;
-    if (fg.diff) for (var k = 0; k < n; k++) maxAbs = Math.max(maxAbs, Math.abs(fg.d[k]));
+    if (fg.diff) for (var k = 1; k < n; k++) maxAbs = Math.max(maxAbs, Math.abs(fg.d[k]));
     this.maxAbs = maxAbs || 1;
     this.zoomed = 0;
     this.query = "";
@@ -177,9 +177,10 @@
   Flame.prototype.color = function (i) {
     var fg = this.fg;
     if (fg.diff) {
-      var ratio = fg.v[i] ? fg.d[i] / fg.v[i] : 0;
-      var light = 92 - 42 * Math.abs(ratio);
-      return ratio >= 0 ? "hsl(2,78%," + light + "%)" : "hsl(215,78%," + light + "%)";
+      // deeper colour = bigger net change (relative to the biggest), hue = its sign
+      var strength = Math.min(1, Math.sqrt(Math.abs(fg.d[i]) / this.maxAbs));
+      var light = 94 - 42 * strength;
+      return fg.d[i] >= 0 ? "hsl(2,80%," + light + "%)" : "hsl(215,80%," + light + "%)";
     }
     if (i === 0) return "hsl(0,0%,82%)";
     var hue = ORIGIN_HUE[fg.origins[fg.o[i]]] || ORIGIN_HUE.runtime;
