@@ -76,32 +76,31 @@ def decode_segments(buf: bytes, offs: npt.NDArray[np.int64]) -> tuple[npt.NDArra
         return out, np.zeros(0, dtype=np.uint64)
     if b[-1] >= 0x80:
         raise VarintError("truncated varint")
-    if int(b.max()) < 0x80:  # every varint is one byte: the common case for location ids
-        out[:] = offs - offs[0]
-        return out, b.astype(np.uint64)
-    ends = b < 0x80
     lens = np.diff(offs)
     nonempty = lens > 0
-    if not ends[offs[1:][nonempty] - 1].all():
-        raise VarintError("truncated varint")
-    counts = np.zeros(n, dtype=np.int64)
-    counts[nonempty] = np.add.reduceat(ends, offs[:-1][nonempty], dtype=np.int64)
-    np.cumsum(counts, out=out[1:])
-    last = np.flatnonzero(ends)
-    first = np.empty_like(last)
-    first[0] = 0
-    first[1:] = last[:-1] + 1
-    size = last - first + 1
-    if int(size.max()) > 10:
+    if (b[offs[1:][nonempty] - 1] >= 0x80).any():
+        raise VarintError("truncated varint")  # it would run into the next segment
+    # Work from the continuation bytes (few: most ids and counts are one byte):
+    # every other byte ends a varint, so nothing is allocated per byte but a mask.
+    cont = np.flatnonzero(b >= 0x80)
+    conts_before = np.searchsorted(cont, offs)
+    np.cumsum(lens - np.diff(conts_before), out=out[1:])
+    if cont.size == 0:  # every varint is one byte: the common case for location ids
+        return out, b.astype(np.uint64)
+    values = b[b < 0x80].astype(np.uint64)  # the last (most significant) byte of each
+    owner = cont - np.arange(cont.size)  # index of the varint each continuation byte is in
+    fresh = np.ones(cont.size, dtype=bool)
+    fresh[1:] = owner[1:] != owner[:-1]
+    run_start = np.flatnonzero(fresh)
+    run_len = np.diff(np.append(run_start, cont.size))
+    if int(run_len.max()) > 9:
         raise VarintError("varint longer than 10 bytes")
-    values = (b[first] & 0x7F).astype(np.uint64)
-    more = np.flatnonzero(size > 1)
-    shift = 1
-    while more.size:
-        part = (b[first[more] + shift] & 0x7F).astype(np.uint64)
-        values[more] |= part << np.uint64(7 * shift)
-        shift += 1
-        more = more[size[more] > shift]
+    within = np.arange(cont.size) - np.repeat(run_start, run_len)
+    low = (b[cont] & 0x7F).astype(np.uint64) << (7 * within).astype(np.uint64)
+    which = owner[run_start]
+    values[which] = (values[which] << (7 * run_len).astype(np.uint64)) | np.add.reduceat(
+        low, run_start
+    )
     return out, values
 
 
