@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from leakhunter.model.goroutine import Frame
 
-__all__ = ["AppMatcher", "Origin", "culprit", "package_of"]
+__all__ = ["AppMatcher", "Origin", "culprit", "module_of", "package_of"]
 
 
 class Origin(StrEnum):
@@ -45,6 +45,20 @@ def package_of(function: str) -> str:
     slash = function.rfind("/")
     dot = function.find(".", slash + 1)
     return function[:dot] if dot >= 0 else function
+
+
+def module_of(function: str) -> str:
+    """Return the module (or standard-library package) a function belongs to.
+
+    ``google.golang.org/grpc/internal/transport.f`` -> ``google.golang.org/grpc``,
+    ``github.com/IBM/sarama.f`` -> ``github.com/IBM/sarama``, ``net/http.f`` -> ``net/http``.
+    A heuristic on the import path: hosting sites carry owner/repo, others one element.
+    """
+    parts = package_of(function).split("/")
+    if "." not in parts[0]:
+        return "/".join(parts[:2]) if parts[0] in ("internal", "vendor") else package_of(function)
+    hosted = parts[0] in ("github.com", "gitlab.com", "bitbucket.org", "golang.org", "k8s.io")
+    return "/".join(parts[: 3 if hosted else 2])
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
-from leakhunter.analyze.frames import AppMatcher, Origin, culprit, first_interesting
+from leakhunter.analyze.frames import AppMatcher, Origin, culprit, first_interesting, module_of
 from leakhunter.analyze.reduce import DumpFacts, Reduced
 from leakhunter.analyze.trend import Trend, TrendOptions, assess
 from leakhunter.analyze.verdict import (
@@ -232,10 +232,17 @@ class _Judge:
         if cul is None and facts and facts.created_by and self.m.is_app(facts.created_by):
             cul, via = facts.created_by, "created by"
         if cul is None and facts and facts.created_by:
-            calls = self.red.callers.get(facts.created_by.function)
+            creator = facts.created_by.function
+            calls = self.red.callers.get(creator)
             if calls:
                 cul = max(calls.items(), key=lambda kv: kv[1])[0]
-                via = f"created by {facts.created_by.function}, which is called from"
+                via = f"created by {creator}, which is called from"
+            else:
+                mod = module_of(creator)
+                calls = self.red.module_callers.get(mod)
+                if calls:
+                    cul = max(calls.items(), key=lambda kv: kv[1])[0]
+                    via = f"created inside {mod} ({creator}), which the application enters from"
         if cul is None and facts and facts.creator_app:
             cul, via = Frame(facts.creator_app[0]), "started from a goroutine running"
         if cul is None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from leakhunter.analyze.frames import AppMatcher, Origin
+from leakhunter.analyze.frames import AppMatcher, Origin, module_of
 from leakhunter.analyze.series import (
     SeriesTable,
     StackResolver,
@@ -73,6 +73,8 @@ class Reduced:
     matcher: AppMatcher = field(default_factory=AppMatcher)
     # library function -> {innermost app function that calls it: times seen}
     callers: dict[str, dict[Frame, int]] = field(default_factory=dict)
+    # module -> {app frame that calls into it (innermost on the stack): stacks seen}
+    module_callers: dict[str, dict[Frame, int]] = field(default_factory=dict)
     gomemlimit: int | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -93,6 +95,7 @@ class _Reducer:
         self.heap_resolver: StackResolver | None = None
         self.group_resolver = StackResolver(group_key, self.note_callers)
         self.callers: dict[str, dict[Frame, int]] = {}
+        self.module_callers: dict[str, dict[Frame, int]] = {}
         self.best_site_value: dict[str, float] = {}
         self.matcher: AppMatcher | None = None
 
@@ -119,6 +122,7 @@ class _Reducer:
                 self.on_progress(i + 1, len(snaps))
         red.matcher = self.matcher or AppMatcher(prefix=self.app_prefix)
         red.callers = self.callers
+        red.module_callers = self.module_callers
         return red
 
     def note_callers(self, frames: tuple[Frame, ...]) -> None:
@@ -132,10 +136,15 @@ class _Reducer:
             return
         for k, f in enumerate(frames):
             if self.matcher.origin(f) is Origin.APP:
+                modules = set()
                 for lib in frames[:k]:
                     if len(self.callers) < 50_000:
                         row = self.callers.setdefault(lib.function, {})
                         row[f] = row.get(f, 0) + 1
+                    modules.add(module_of(lib.function))
+                for mod in modules:
+                    mrow = self.module_callers.setdefault(mod, {})
+                    mrow[f] = mrow.get(f, 0) + 1
                 return
 
     def _profile(self, red: Reduced, snap: Snapshot, kind: str) -> Profile | None:
