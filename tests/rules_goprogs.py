@@ -45,7 +45,11 @@ PATTERNS: dict[str, tuple[int, str]] = {
     "ticker-heap": (3000, "GO-TICKER-NOT-STOPPED"),
     "context-cancel-not-called": (3000, "GO-CONTEXT-CANCEL-NOT-CALLED"),
     "context-custom-parent": (100, "GO-CONTEXT-CANCEL-NOT-CALLED"),
+    "kafka-goroutine-per-message": (200, "GO-KAFKA-GOROUTINE-PER-MESSAGE"),
 }
+
+#: patterns served by their own program (module) instead of leaks -pattern NAME
+_PROGRAMS = {"kafka-goroutine-per-message": "kafka"}
 
 
 def cache_dir() -> Path:
@@ -62,32 +66,38 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def build() -> Path:
-    """Return the built leaks program, building it when its sources changed."""
+def build(program: str = "leaks") -> Path:
+    """Return a built program ("leaks" or "kafka"), building it when its sources changed."""
     from leakhunter.harness.build import find_go
 
     go = find_go()
     version = subprocess.run(
         [go, "env", "GOVERSION"], capture_output=True, text=True, env=_env()
     ).stdout.strip()
+    cwd, pkg = (SOURCES, "./leaks") if program == "leaks" else (SOURCES / program, ".")
+    src = SOURCES / "leaks" if program == "leaks" else cwd
     h = hashlib.sha256(f"{version}\0{EXPERIMENT}\0".encode())
-    for path in [SOURCES / "go.mod", *sorted((SOURCES / "leaks").glob("*.go"))]:
+    for path in [cwd / "go.mod", *sorted(cwd.glob("go.sum")), *sorted(src.glob("*.go"))]:
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    target = cache_dir() / f"leaks-{h.hexdigest()[:16]}"
+    target = cache_dir() / f"{program}-{h.hexdigest()[:16]}"
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}")
-    cmd = [go, "build", "-o", str(tmp), "./leaks"]
+    cmd = [go, "build", "-o", str(tmp), pkg]
     result = subprocess.run(
-        cmd, cwd=SOURCES, capture_output=True, text=True, env=_env({"GOEXPERIMENT": EXPERIMENT})
+        cmd, cwd=cwd, capture_output=True, text=True, env=_env({"GOEXPERIMENT": EXPERIMENT})
     )
     if result.returncode != 0 and "GOEXPERIMENT" in result.stderr:
-        result = subprocess.run(cmd, cwd=SOURCES, capture_output=True, text=True, env=_env())
+        result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=_env())
     if result.returncode != 0:
-        raise RuntimeError(f"go build ./leaks failed:\n{result.stderr[-3000:]}")
+        raise BuildError(f"go build {pkg} ({program}) failed:\n{result.stderr[-3000:]}")
     os.replace(tmp, target)
     return target
+
+
+class BuildError(RuntimeError):
+    """A goprog did not build (for the kafka program: usually modules missing offline)."""
 
 
 def _first_line(proc: subprocess.Popen[str], timeout: float) -> str:
@@ -104,8 +114,10 @@ def _first_line(proc: subprocess.Popen[str], timeout: float) -> str:
 def running(pattern: str, rate: int | None = None) -> Iterator[str]:
     """Run one pattern; yield the base URL of its pprof server; kill it on exit."""
     rate = PATTERNS[pattern][0] if rate is None else rate
+    program = _PROGRAMS.get(pattern, "leaks")
+    args = ["-rate", str(rate)] if program != "leaks" else ["-pattern", pattern, "-rate", str(rate)]
     proc = subprocess.Popen(
-        [str(build()), "-pattern", pattern, "-rate", str(rate)],
+        [str(build(program)), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
