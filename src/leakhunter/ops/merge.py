@@ -139,7 +139,7 @@ def _remap(ids: npt.NDArray[np.uint64], lmap: dict[int, int]) -> npt.NDArray[np.
     if top <= 4 * old.size + (1 << 16):
         lut = np.zeros(top + 1, dtype=np.uint64)
         lut[old] = new
-        out = lut[ids]
+        out = lut[ids.view(np.int64)]  # ids <= top: no uint64 -> intp copy
     else:
         order = np.argsort(old)
         at = np.minimum(np.searchsorted(old[order], ids), old.size - 1)
@@ -162,13 +162,13 @@ def _label_sets(
             continue
         # hash each distinct tuple object once, then map samples by identity
         by_id: dict[int, int] = {}
-        for key, labels in zip(map(id, p.sample_labels), p.sample_labels, strict=True):
-            if key not in by_id:
-                at = index.get(labels)
-                if at is None:
-                    at = index[labels] = len(table)
-                    table.append(labels)
-                by_id[key] = at
+        distinct = dict(zip(map(id, p.sample_labels), p.sample_labels, strict=True))
+        for key, labels in distinct.items():
+            at = index.get(labels)
+            if at is None:
+                at = index[labels] = len(table)
+                table.append(labels)
+            by_id[key] = at
         ids = np.fromiter(map(by_id.__getitem__, map(id, p.sample_labels)), np.int64, p.num_samples)
         per_profile.append(ids)
     return table, per_profile
