@@ -1,0 +1,79 @@
+"""Every zoo scenario names its pattern: the manifest's rule is what the analysis picks.
+
+The always-run version uses the sessions committed under tests/data/sessions/;
+the cached recordings of every scenario (bench/zoo_score.py keeps them under
+~/.cache/leakhunter/zoo-sessions/) are checked too when they are present.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from leakhunter.analyze.engine import analyze_dir
+from leakhunter.analyze.verdict import Finding, FindingVerdict, Verdict
+from leakhunter.harness.manifest import ZooScenario, load_manifest
+from leakhunter.rules import builtin_rules
+
+SCENARIOS = {sc.name: sc for sc in load_manifest()}
+RECORDED = Path(__file__).parent / "data" / "sessions"
+CACHED = Path.home() / ".cache" / "leakhunter" / "zoo-sessions"
+
+
+def _lead(v: Verdict, sc: ZooScenario) -> Finding | None:
+    """Return the scenario's first leak finding (its first churn finding for churn scenarios)."""
+    want = FindingVerdict.CHURN if sc.verdict == "churn" else FindingVerdict.LEAK
+    return next((f for f in v.findings if f.verdict is want), None)
+
+
+def _check(path: Path, sc: ZooScenario) -> None:
+    v = analyze_dir(path)
+    lead = _lead(v, sc)
+    assert lead is not None, f"{sc.name}: no {sc.verdict} finding ({v.summary})"
+    assert lead.rule is not None, f"{sc.name}: the lead finding got no rule"
+    assert lead.rule.id == sc.rule, (sc.name, lead.rule.id, lead.rule.matched)
+    assert lead.rule.matched and lead.rule.fix and lead.rule.explanation
+
+
+def test_every_leak_scenario_names_a_known_rule() -> None:
+    known = {r.id for r in builtin_rules()}
+    for sc in SCENARIOS.values():
+        if sc.is_control:
+            assert sc.rule is None, f"{sc.name}: a control expects no finding, so no rule"
+        else:
+            assert sc.rule in known, f"{sc.name}: rule {sc.rule!r} is not a builtin rule"
+    named = {sc.rule for sc in SCENARIOS.values() if sc.rule}
+    assert len(named) == sum(1 for sc in SCENARIOS.values() if sc.rule), "one pattern each"
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        p.name
+        for p in RECORDED.iterdir()
+        if p.is_dir() and p.name in SCENARIOS and not SCENARIOS[p.name].is_control
+    ),
+)
+def test_recorded_session_gets_the_manifest_rule(name: str) -> None:
+    _check(RECORDED / name, SCENARIOS[name])
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n, sc in SCENARIOS.items() if not sc.is_control)
+)
+def test_cached_zoo_session_gets_the_manifest_rule(name: str) -> None:
+    path = CACHED / name
+    if not (path / "manifest.json").exists():
+        pytest.skip(f"no cached recording of {name} (run bench/zoo_score.py to record one)")
+    _check(path, SCENARIOS[name])
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in RECORDED.iterdir() if p.is_dir() and p.name in SCENARIOS)
+)
+def test_every_finding_of_a_recorded_session_is_explained(name: str) -> None:
+    v = analyze_dir(RECORDED / name)
+    for f in v.findings:
+        assert f.rule is not None, f"{name}: {f.id} has no rule"
+    assert all(f.rule is None or f.rule.id for f in v.findings)
