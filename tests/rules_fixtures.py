@@ -130,7 +130,9 @@ def session_to_json(s: SessionFacts, f: Finding) -> dict[str, Any]:
     }
     creator = f.goroutines.created_by if f.goroutines else None
     stacks = [
-        st for st in s.stacks if creator is not None and any(x.function == creator.function for x in st)
+        st
+        for st in s.stacks
+        if creator is not None and any(x.function == creator.function for x in st)
     ]
     return {
         "matcher": {"prefix": s.matcher.prefix, "goroot": s.matcher.goroot},
@@ -162,7 +164,9 @@ def session_from_json(d: dict[str, Any]) -> SessionFacts:
         packages=frozenset(d["packages"]),
         libraries=tuple(d["libraries"]),
         groups=tuple(
-            GroupFacts(tuple(Frame(fn) for fn in g["frames"]), g["state"], g["wait"], g["max_count"])
+            GroupFacts(
+                tuple(Frame(fn) for fn in g["frames"]), g["state"], g["wait"], g["max_count"]
+            )
             for g in d["groups"]
         ),
         stacks=tuple(_unframes(st) for st in d["stacks"]),

@@ -59,9 +59,7 @@ def test_recorded_session_gets_the_manifest_rule(name: str) -> None:
     _check(RECORDED / name, SCENARIOS[name])
 
 
-@pytest.mark.parametrize(
-    "name", sorted(n for n, sc in SCENARIOS.items() if not sc.is_control)
-)
+@pytest.mark.parametrize("name", sorted(n for n, sc in SCENARIOS.items() if not sc.is_control))
 def test_cached_zoo_session_gets_the_manifest_rule(name: str) -> None:
     path = CACHED / name
     if not (path / "manifest.json").exists():
