@@ -282,7 +282,15 @@ def intern_stacks(offsets: I64, location_ids: npt.NDArray[np.uint64]) -> tuple[S
     """
     n = len(offsets) - 1
     top = int(location_ids.max()) if location_ids.size else 0
-    narrow = np.uint16 if top < 1 << 16 else np.uint32 if top < 1 << 32 else np.uint64
+    narrow = (
+        np.uint8
+        if top < 1 << 8
+        else np.uint16
+        if top < 1 << 16
+        else np.uint32
+        if top < 1 << 32
+        else np.uint64
+    )
     width = np.dtype(narrow).itemsize
     packed = location_ids.astype(np.dtype(narrow).newbyteorder("<")).tobytes()
     reps, which = intern_segments(packed, offsets * width)
