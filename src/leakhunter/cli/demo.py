@@ -13,6 +13,7 @@ from leakhunter.cli._verdict_out import add_verdict_options, analyze_options, em
 __all__ = ["DemoCommand"]
 
 DEFAULT_SCENARIO = "grpc-stream-not-closed"
+DEMO_MEMLIMIT = 256 << 20
 
 
 class DemoCommand:
@@ -62,7 +63,12 @@ class DemoCommand:
         from leakhunter.harness.run import start
 
         window = (args.snapshots - 1) * args.interval
-        with start(args.scenario, duration=window + 60, linger=60, binary=binary) as svc:
+        # A memory limit on the demo service, as GOMEMLIMIT would set, so the
+        # verdict can project time-to-OOM from what the target itself exposes.
+        limit = ["-memlimit", str(DEMO_MEMLIMIT)]
+        with start(
+            args.scenario, duration=window + 60, linger=60, binary=binary, extra_args=limit
+        ) as svc:
             say(f"started zoo scenario {args.scenario} (pid {svc.pid}) at {svc.url}")
             say(f"watching it: {args.snapshots} snapshots, every {args.interval:g} s")
             out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="leakhunter-demo-"))

@@ -37,11 +37,15 @@ func main() {
 	scale := flag.Float64("scale", 1, "payload size multiplier")
 	list := flag.Bool("list", false, "list scenarios and exit")
 	memRate := flag.Int("memprofilerate", 0, "runtime.MemProfileRate (0: Go's default, 512 KiB)")
+	memLimit := flag.Int64("memlimit", 0, "soft memory limit in bytes, like GOMEMLIMIT (0: unchanged)")
 	peer := flag.String("peer", "", "serve this scenario upstream (internal: started by the scenario itself)")
 	flag.Parse()
 	env := zoo.Env{Rate: *rate, Scale: *scale}
 	if *peer != "" {
 		os.Exit(servePeer(*peer, env))
+	}
+	if *memLimit > 0 {
+		debug.SetMemoryLimit(*memLimit)
 	}
 	if *memRate > 0 {
 		runtime.MemProfileRate = *memRate
