@@ -34,6 +34,7 @@
     var p = Math.pow(10, Math.floor(Math.log10(raw)));
     var m = raw / p;
     var step = (m < 1.5 ? 1 : m < 3 ? 2 : m < 7 ? 5 : 10) * p * scale;
+    if (unit !== "bytes" && unit !== "nanoseconds") step = Math.max(1, step); // counts
     var out = [];
     for (var v = Math.floor(lo / step + 1e-9) * step; v < hi + step * 0.999; v += step) out.push(v);
     return out;
@@ -85,7 +86,7 @@
     var fit0 = s.start, fit1 = s.start + s.slope * (t1 - t0);
     var lo = Math.min.apply(null, v), hi = Math.max(Math.max.apply(null, v), fit1);
     if (lo >= 0 && lo < hi * 0.25) lo = 0;
-    if (hi <= lo) hi = lo + 1;
+    if (hi <= lo) { lo = Math.max(0, lo - 1); hi = lo + 2; } // flat: centre it
     var tk = ticks(lo, hi, s.unit);
     lo = Math.min(lo, tk[0]);
     hi = Math.max(hi, tk[tk.length - 1]);
