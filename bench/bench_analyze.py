@@ -54,8 +54,7 @@ def ensure_session(path: Path, scenario: str, snapshots: int, interval: float) -
         import shutil
 
         shutil.rmtree(path)
-    print(f"recording {snapshots} snapshots of {scenario} every {interval} s ...",
-          file=sys.stderr)
+    print(f"recording {snapshots} snapshots of {scenario} every {interval} s ...", file=sys.stderr)
     t0 = time.monotonic()
     record(scenario, path, snapshots=snapshots, interval=interval)
     print(f"recorded in {time.monotonic() - t0:.0f} s", file=sys.stderr)
@@ -65,8 +64,9 @@ def ensure_session(path: Path, scenario: str, snapshots: int, interval: float) -
 def run(code: str, session: Path, runs: int) -> tuple[float, int, list[str]]:
     best, rss, extra = float("inf"), 0, []
     for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", code, str(session)], capture_output=True,
-                             text=True, check=True).stdout.split()
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(session)], capture_output=True, text=True, check=True
+        ).stdout.split()
         secs, kb = float(out[0]), int(out[1])
         if secs < best:
             best, rss, extra = secs, kb, out[2:]
@@ -92,10 +92,22 @@ def main() -> int:
     d, d_rss, _ = run(DECODE, session, args.runs)
     a, a_rss, extra = run(ANALYZE, session, args.runs)
     print(f"decode only : {d:7.2f} s   peak RSS {d_rss / 1024:7.1f} MiB")
-    print(f"analyze     : {a:7.2f} s   peak RSS {a_rss / 1024:7.1f} MiB   verdict {' '.join(extra)}")
+    print(
+        f"analyze     : {a:7.2f} s   peak RSS {a_rss / 1024:7.1f} MiB   verdict {' '.join(extra)}"
+    )
     print(f"ratio analyze/decode: {a / d:.2f}x (target <= 2x)")
-    print(json.dumps({"decode_s": d, "analyze_s": a, "ratio": a / d, "decode_rss_kb": d_rss,
-                      "analyze_rss_kb": a_rss, "snapshots": n}))
+    print(
+        json.dumps(
+            {
+                "decode_s": d,
+                "analyze_s": a,
+                "ratio": a / d,
+                "decode_rss_kb": d_rss,
+                "analyze_rss_kb": a_rss,
+                "snapshots": n,
+            }
+        )
+    )
     _ = resource  # keep the import for readers who want RUSAGE_CHILDREN
     return 0
 

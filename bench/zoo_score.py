@@ -181,8 +181,13 @@ def main() -> int:
     binary = build_zoo()
     t0 = time.monotonic()
     with cf.ThreadPoolExecutor(args.jobs) as pool:
-        paths = dict(zip([s.name for s in scenarios], pool.map(
-            lambda s: record_one(s, root, args.rerecord, binary), scenarios), strict=True))
+        paths = dict(
+            zip(
+                [s.name for s in scenarios],
+                pool.map(lambda s: record_one(s, root, args.rerecord, binary), scenarios),
+                strict=True,
+            )
+        )
     print(f"sessions ready in {time.monotonic() - t0:.0f} s under {root}\n", file=sys.stderr)
     names = ["leakhunter", "by-hand", "leakprof", "gleak"]
     totals = {n: np.zeros(4, dtype=int) for n in names}  # recall, culprit, alarms, right
@@ -192,8 +197,12 @@ def main() -> int:
     for sc in scenarios:
         snaps = list(load_session(paths[sc.name]).snapshots)
         mine, churn, info = ours(paths[sc.name])
-        calls = {"leakhunter": mine, "by-hand": by_hand(snaps), "leakprof": leakprof(snaps),
-                 "gleak": gleak(snaps)}
+        calls = {
+            "leakhunter": mine,
+            "by-hand": by_hand(snaps),
+            "leakprof": leakprof(snaps),
+            "gleak": gleak(snaps),
+        }
         cells = []
         for n in names:
             right, cul, alarm = score(sc, calls[n], churn if n == "leakhunter" else None)
@@ -203,8 +212,11 @@ def main() -> int:
                 t[1] += cul
             t[2] += alarm
             t[3] += right
-            mark = ("ok" if right else "MISS") if sc.verdict == "leak" else (
-                "FALSE ALARM" if alarm else "ok")
+            mark = (
+                ("ok" if right else "MISS")
+                if sc.verdict == "leak"
+                else ("FALSE ALARM" if alarm else "ok")
+            )
             if sc.verdict == "leak" and right:
                 mark += "+culprit" if cul else " wrong-culprit"
             cells.append(f"{mark:>24}")
@@ -214,18 +226,42 @@ def main() -> int:
             for line in info["findings"][:4]:  # type: ignore[index]
                 print(f"      {line}")
             print(f"      expected culprit: {', '.join(sc.culprits) or '-'}")
-        rows.append({"scenario": sc.name, "expected": sc.verdict,
-                     "calls": {n: calls[n].__dict__ for n in names}})
+        rows.append(
+            {
+                "scenario": sc.name,
+                "expected": sc.verdict,
+                "calls": {n: calls[n].__dict__ for n in names},
+            }
+        )
     print()
     print(f"{'':43}" + " ".join(f"{n:>24}" for n in names))
-    for label, i, denom in (("recall", 0, n_leaks), ("culprit", 1, n_leaks),
-                            ("false alarms", 2, None), ("all right", 3, len(scenarios))):
+    for label, i, denom in (
+        ("recall", 0, n_leaks),
+        ("culprit", 1, n_leaks),
+        ("false alarms", 2, None),
+        ("all right", 3, len(scenarios)),
+    ):
         cells = [f"{totals[n][i]}/{denom}" if denom else f"{totals[n][i]}" for n in names]
         print(f"{label:43}" + " ".join(f"{c:>24}" for c in cells))
     if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows, "totals": {
-            n: dict(zip(["recall", "culprit", "false_alarms", "right"], totals[n].tolist(),
-                        strict=True)) for n in names}}, indent=2))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "rows": rows,
+                    "totals": {
+                        n: dict(
+                            zip(
+                                ["recall", "culprit", "false_alarms", "right"],
+                                totals[n].tolist(),
+                                strict=True,
+                            )
+                        )
+                        for n in names
+                    },
+                },
+                indent=2,
+            )
+        )
     return 0
 
 
