@@ -24,6 +24,7 @@ __all__ = ["main"]
 #: `leakhunter top` does not pay for the HTTP and terminal libraries of `watch`.
 _REGISTRY: tuple[tuple[str, str, str], ...] = (
     ("watch", "leakhunter.cli.watch", "WatchCommand"),
+    ("check", "leakhunter.cli.check", "CheckCommand"),
     ("analyze", "leakhunter.cli.analyze", "AnalyzeCommand"),
     ("report", "leakhunter.cli.report", "ReportCommand"),
     ("demo", "leakhunter.cli.demo", "DemoCommand"),

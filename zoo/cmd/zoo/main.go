@@ -38,11 +38,15 @@ func main() {
 	list := flag.Bool("list", false, "list scenarios and exit")
 	memRate := flag.Int("memprofilerate", 0, "runtime.MemProfileRate (0: Go's default, 512 KiB)")
 	memLimit := flag.Int64("memlimit", 0, "soft memory limit in bytes, like GOMEMLIMIT (0: unchanged)")
+	crashAfter := flag.Duration("crash-after", 0, "panic after this long (tests of crash handling)")
 	peer := flag.String("peer", "", "serve this scenario upstream (internal: started by the scenario itself)")
 	flag.Parse()
 	env := zoo.Env{Rate: *rate, Scale: *scale}
 	if *peer != "" {
 		os.Exit(servePeer(*peer, env))
+	}
+	if *crashAfter > 0 {
+		time.AfterFunc(*crashAfter, func() { panic("zoo: crash requested by -crash-after") })
 	}
 	if *memLimit > 0 {
 		debug.SetMemoryLimit(*memLimit)

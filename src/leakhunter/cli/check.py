@@ -1,0 +1,200 @@
+"""`leakhunter check`: run a service (and its load) under watch and fail the build on a leak.
+
+Exit codes: 0 pass, 1 leak (a new leak, or an expired allowlist entry), 2 error
+(the service or the load command failed, bad options), 3 inconclusive (unless
+--allow-inconclusive).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import ClassVar
+
+from leakhunter.analyze.judge import AnalyzeOptions
+from leakhunter.analyze.verdict import Verdict
+from leakhunter.cli._verdict_out import add_verdict_options, analyze_options, emit_verdict
+from leakhunter.cli.parse import duration
+from leakhunter.cli.watch import add_watch_options, default_out_dir
+from leakhunter.errors import TargetError, UsageError
+from leakhunter.gate.allowlist import AllowEntry
+
+__all__ = ["CheckCommand"]
+
+
+class CheckCommand:
+    """The CI gate: start the service, drive load, watch, judge, apply known findings."""
+
+    name: ClassVar[str] = "check"
+    help: ClassVar[str] = "CI gate: run a service under load, fail the build if it leaks"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Declare the service, load, gate and watch options."""
+        parser.add_argument("--cmd", metavar="COMMAND", help="command that starts the service")
+        parser.add_argument(
+            "--url", metavar="URL", help="pprof base URL (default: found in the service's output)"
+        )
+        parser.add_argument("--load", metavar="COMMAND", help="load command run during the window")
+        parser.add_argument(
+            "--startup-timeout",
+            type=duration,
+            default=30.0,
+            metavar="DUR",
+            help="how long the service may take to come up (default 30s)",
+        )
+        parser.add_argument(
+            "--allowlist", metavar="FILE", help="known findings (TOML) with reasons"
+        )
+        parser.add_argument("--baseline", metavar="FILE", help="fail only on findings not in FILE")
+        parser.add_argument(
+            "--write-baseline", metavar="FILE", help="write this run's leak findings to FILE"
+        )
+        parser.add_argument(
+            "--allow-inconclusive",
+            action="store_true",
+            help="exit 0 instead of 3 when the window cannot decide",
+        )
+        add_watch_options(parser)
+        add_verdict_options(parser)
+        parser.set_defaults(interval=2.0)
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Run the check and return the gate's exit code."""
+        from leakhunter.gate.allowlist import load_allowlist
+        from leakhunter.gate.baseline import read_baseline
+
+        if not args.cmd and not args.url:
+            raise UsageError("check needs --cmd (a command starting the service) or --url")
+        allow = load_allowlist(args.allowlist) if args.allowlist else ()
+        baseline = read_baseline(args.baseline) if args.baseline else frozenset()
+        aopts = analyze_options(args)
+        if args.duration is None and args.snapshots is None:
+            args.duration = 60.0
+        out = Path(args.out) if args.out else default_out_dir(args.url or "service")
+        return _Check(args, allow, baseline, aopts, out).run()
+
+
+class _Check:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        allow: tuple[AllowEntry, ...],
+        baseline: frozenset[str],
+        aopts: AnalyzeOptions,
+        out: Path,
+    ) -> None:
+        self.args, self.allow, self.baseline, self.aopts, self.out = (
+            args,
+            allow,
+            baseline,
+            aopts,
+            out,
+        )
+        self.failure: str | None = None
+        self.stop = threading.Event()
+
+    def say(self, text: str) -> None:
+        sys.stderr.write(f"leakhunter check: {text}\n")
+        sys.stderr.flush()
+
+    def run(self) -> int:
+        from leakhunter.collect.process import Child
+
+        args = self.args
+        service = load = None
+        try:
+            url = args.url
+            if args.cmd:
+                self.say(f"starting the service: {args.cmd}")
+                service = Child(args.cmd, "service")
+                if url is None:
+                    url = service.find_address(args.startup_timeout)
+            self.wait_ready(url, service)
+            self.say(f"service is up at {url}")
+            if args.load:
+                self.say(f"starting the load: {args.load}")
+                load = Child(args.load, "load")
+            watcher = threading.Thread(target=self.monitor, args=(service, load), daemon=True)
+            watcher.start()
+            verdict = self.watch(url)
+            if self.failure:
+                raise TargetError(self.failure)
+        finally:
+            for child in (load, service):
+                if child is not None:
+                    child.stop()
+        return self.judge(verdict)
+
+    def wait_ready(self, url: str, service: object) -> None:
+        from leakhunter.collect.fetch import Fetcher, FetchError, FetchOptions
+        from leakhunter.collect.process import Child
+
+        deadline = time.monotonic() + self.args.startup_timeout
+        with Fetcher(FetchOptions(timeout=2.0, retries=0)) as f:
+            while True:
+                try:
+                    f.get(url.rstrip("/") + "/debug/pprof/")
+                    return
+                except FetchError as exc:
+                    if isinstance(service, Child) and service.poll() is not None:
+                        raise TargetError(service.died()) from None
+                    if time.monotonic() > deadline:
+                        raise TargetError(f"service never answered at {url}: {exc}") from None
+                time.sleep(0.2)
+
+    def monitor(self, service: object, load: object) -> None:
+        from leakhunter.collect.process import Child
+
+        while not self.stop.is_set():
+            if isinstance(service, Child) and service.poll() is not None:
+                self.failure = "the service died during the check: " + service.died()
+            elif isinstance(load, Child) and load.poll() not in (None, 0):
+                self.failure = "the load failed: " + load.died()
+            if self.failure:
+                self.stop.set()
+                return
+            time.sleep(0.1)
+
+    def watch(self, url: str) -> Verdict:
+        from leakhunter.cli._watch_run import run_watch, watch_options
+
+        color = not self.args.no_color and sys.stderr.isatty()
+        try:
+            return run_watch(
+                url,
+                watch_options(self.args),
+                self.aopts,
+                self.out,
+                color=color,
+                stop=self.stop,
+                manifest_options={"check": {"cmd": self.args.cmd, "load": self.args.load}},
+            )
+        finally:
+            self.stop.set()
+
+    def judge(self, verdict: Verdict) -> int:
+        from leakhunter.gate.baseline import write_baseline
+        from leakhunter.gate.decide import decide
+
+        decision = decide(
+            verdict,
+            self.allow,
+            self.baseline,
+            inconclusive_fails=not self.args.allow_inconclusive,
+        )
+        if self.args.write_baseline:
+            n = write_baseline(self.args.write_baseline, verdict.findings)
+            self.say(f"wrote {n} finding(s) to the baseline {self.args.write_baseline}")
+        emit_verdict(decision.verdict, self.args, session=self.out)
+        for line in decision.allowed:
+            self.say(f"note: {line}")
+        for line in decision.known:
+            self.say(f"note: {line}")
+        for line in decision.expired:
+            self.say(f"FAIL: {line}")
+        verdict_word = {0: "PASS", 1: "FAIL (leak)", 3: "FAIL (inconclusive)"}
+        self.say(verdict_word.get(decision.exit_code, str(decision.exit_code)))
+        return decision.exit_code

@@ -1,0 +1,1 @@
+"""The CI gate: known findings (allowlist, baseline) and the pass/fail decision."""
