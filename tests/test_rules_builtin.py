@@ -111,6 +111,8 @@ CASES: dict[str, tuple[tuple[str, ...], str]] = {
 
 #: generic rules, checked with only the generic rules loaded: fixture -> rule
 GENERIC_CASES = {
+    "goprog-ticker-heap-0": "GO-GENERIC-HEAP-GROWTH-SLOWING",  # sampled growth slowing down
+    "goprog-subslice-retention-0": "GO-GENERIC-HEAP-GROWTH",  # ... and its near-miss
     "zoo-chan-receive-no-sender-0": "GO-GENERIC-GOROUTINES-CHANNEL",
     "goprog-select-no-exit-0": "GO-GENERIC-GOROUTINES-SELECT",
     "goprog-waitgroup-never-done-0": "GO-GENERIC-GOROUTINES-SYNC",
