@@ -1,0 +1,202 @@
+"""The agent's state and request handling, independent of how it is served.
+
+``AgentCore.handle(path, query)`` answers every endpoint; the background
+server, the ASGI app and the WSGI app only translate requests. Counters that
+``watch`` reads for restart detection behave as Go's do: NumForcedGC rises on
+every ``gc=1``, NumGC and TotalAlloc never fall within one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import sys
+import threading
+import time
+import tracemalloc
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from leakhunter.agent._names import Namer
+from leakhunter.agent.heap import Census, Site, census, process_rss, traced_sites, type_frame
+from leakhunter.agent.profiles import (
+    goroutine_debug1,
+    goroutine_debug2,
+    goroutine_profile,
+    heap_profile,
+    heap_text,
+)
+from leakhunter.agent.routines import RoutineTracker
+
+__all__ = ["AgentCore", "Response"]
+
+_MAX_SECONDS = 120.0
+_CENSUS_TTL = 2.0  # debug=1 and the protobuf of one snapshot share one census
+_TEXT = "text/plain; charset=utf-8"
+_OCTET = "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """An HTTP answer: status, content type, body."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+def _arg(query: dict[str, list[str]], key: str, default: float = 0.0) -> float:
+    try:
+        return float(query.get(key, [str(default)])[0])
+    except ValueError:
+        return default
+
+
+class AgentCore:
+    """Answers pprof-style requests about the current process.
+
+    ``trace`` keeps tracemalloc on (started here with ``trace_frames`` frames if
+    it is not already tracing), so heap profiles carry allocation stacks;
+    otherwise heap profiles are the type census. ``memory_limit`` is served as
+    expvar's ``gomemlimit`` so verdicts can project time-to-OOM.
+    """
+
+    def __init__(
+        self, *, trace: bool = False, trace_frames: int = 16, memory_limit: int | None = None
+    ) -> None:
+        self.namer = Namer()
+        self.tracker = RoutineTracker(self.namer)
+        self.memory_limit = memory_limit
+        self.trace_frames = trace_frames
+        self._lock = threading.Lock()
+        self._forced = 0
+        self._total = 0
+        self._last_heap = 0
+        self._census: tuple[float, int, Census] | None = None
+        self._own_tracing = False
+        if trace and not tracemalloc.is_tracing():
+            tracemalloc.start(trace_frames)
+            self._own_tracing = True
+        self.trace = trace
+
+    def close(self) -> None:
+        """Stop tracemalloc if this agent started it."""
+        if self._own_tracing:
+            tracemalloc.stop()
+            self._own_tracing = False
+
+    def add_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """List this event loop's tasks (loops running in threads are also found alone)."""
+        self.tracker.add_loop(loop)
+
+    # -- figures -----------------------------------------------------------------
+
+    def _census_now(self) -> Census:
+        now = time.monotonic()
+        cached = self._census
+        if cached is not None and now - cached[0] < _CENSUS_TTL and cached[1] == self._forced:
+            return cached[2]
+        result = census()
+        self._census = (now, self._forced, result)
+        return result
+
+    def memstats(self) -> dict[str, int]:
+        """Return exact process totals in MemStats names (HeapAlloc = census bytes)."""
+        c = self._census_now()
+        with self._lock:
+            self._total += max(c.total_bytes - self._last_heap, 0)
+            self._last_heap = c.total_bytes
+            total = self._total
+        stats = gc.get_stats()
+        rss = process_rss()
+        fields = {
+            "Alloc": c.total_bytes,
+            "TotalAlloc": total,
+            "Sys": rss,
+            "HeapAlloc": c.total_bytes,
+            "HeapSys": rss,
+            "HeapInuse": c.total_bytes,
+            "HeapObjects": c.total_objects,
+            "NumGC": sum(s["collections"] for s in stats),
+            "NumForcedGC": self._forced,
+            "Collected": sum(s["collected"] for s in stats),
+            "Uncollectable": sum(s["uncollectable"] for s in stats),
+            "AllocatedBlocks": sys.getallocatedblocks(),
+            "Threads": threading.active_count(),
+        }
+        if tracemalloc.is_tracing():
+            current, peak = tracemalloc.get_traced_memory()
+            fields["TracedAlloc"] = current
+            fields["TracedPeak"] = peak
+        return fields
+
+    def _sites(self, seconds: float) -> tuple[Site, ...]:
+        if seconds > 0:
+            started = not tracemalloc.is_tracing()
+            if started:
+                tracemalloc.start(self.trace_frames)
+            try:
+                time.sleep(min(seconds, _MAX_SECONDS))
+                return traced_sites(self.namer, tracemalloc.take_snapshot())
+            finally:
+                if started:
+                    tracemalloc.stop()
+        if self.trace and tracemalloc.is_tracing():
+            return traced_sites(self.namer, tracemalloc.take_snapshot())
+        c = self._census_now()
+        return tuple(
+            Site((type_frame(kind, self.namer),), n, size) for kind, (n, size) in c.by_type.items()
+        )
+
+    # -- endpoints ---------------------------------------------------------------
+
+    def handle(self, path: str, query_string: str) -> Response:
+        """Answer one request (path may carry a mount prefix before ``/debug/``)."""
+        cut = path.find("/debug/")
+        path = path[cut:] if cut >= 0 else path
+        query = parse_qs(query_string)
+        try:
+            if path in ("/debug/pprof/heap", "/debug/pprof/allocs"):
+                return self._heap(query)
+            if path == "/debug/pprof/goroutine":
+                return self._goroutine(query)
+            if path == "/debug/vars":
+                return self._vars()
+            if path in ("/debug/pprof", "/debug/pprof/"):
+                return Response(
+                    200, _TEXT, b"leakhunter agent: heap goroutine allocs; /debug/vars\n"
+                )
+        except Exception as exc:  # an agent must never take its host down
+            return Response(500, _TEXT, f"leakhunter agent: {type(exc).__name__}: {exc}\n".encode())
+        return Response(404, _TEXT, b"404 page not found\n")
+
+    def _heap(self, query: dict[str, list[str]]) -> Response:
+        if _arg(query, "gc") > 0:
+            gc.collect()
+            with self._lock:
+                self._forced += 1
+        seconds = _arg(query, "seconds")
+        started = time.monotonic_ns()
+        if _arg(query, "debug") > 0:
+            sites = self._sites(seconds) if self.trace or seconds > 0 else ()
+            stats = self.memstats()
+            return Response(200, _TEXT, heap_text(sites, stats).encode())
+        sites = self._sites(seconds)
+        duration = time.monotonic_ns() - started if seconds > 0 else 0
+        return Response(200, _OCTET, heap_profile(sites, duration))
+
+    def _goroutine(self, query: dict[str, list[str]]) -> Response:
+        routines = self.tracker.snapshot()
+        debug = int(_arg(query, "debug"))
+        if debug >= 2:
+            return Response(200, _TEXT, goroutine_debug2(routines).encode())
+        if debug == 1:
+            return Response(200, _TEXT, goroutine_debug1(routines).encode())
+        return Response(200, _OCTET, goroutine_profile(routines))
+
+    def _vars(self) -> Response:
+        doc: dict[str, object] = {"cmdline": sys.argv}
+        if self.memory_limit:
+            doc["gomemlimit"] = self.memory_limit
+        return Response(200, "application/json", json.dumps(doc).encode())

@@ -1,0 +1,145 @@
+"""Render the agent's figures in Go's formats: pprof protobufs and debug=1/debug=2 text.
+
+Heap profiles carry Go's four sample types (alloc_* equal inuse_*: Python keeps
+no allocation history); goroutine profiles carry goroutine/count per stack.
+Text dumps follow the Go runtime's layout closely enough for leakhunter's own
+parsers and for people used to reading them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+
+from leakhunter.agent.heap import Site
+from leakhunter.agent.routines import Routine
+from leakhunter.formats.pprof import encode
+from leakhunter.model import Function, Line, Location, Sample, ValueType, make_profile
+from leakhunter.model.goroutine import Frame
+
+__all__ = [
+    "goroutine_debug1",
+    "goroutine_debug2",
+    "goroutine_profile",
+    "heap_profile",
+    "heap_text",
+    "memstats_block",
+]
+
+_HEAP_TYPES = (
+    ValueType("alloc_objects", "count"),
+    ValueType("alloc_space", "bytes"),
+    ValueType("inuse_objects", "count"),
+    ValueType("inuse_space", "bytes"),
+)
+
+
+class _Table:
+    """Interns functions and (function, line) locations of one profile."""
+
+    def __init__(self) -> None:
+        self.functions: dict[tuple[str, str], Function] = {}
+        self.locations: dict[tuple[str, str, int], Location] = {}
+
+    def location(self, frame: Frame) -> int:
+        key = (frame.function, frame.file, frame.line)
+        loc = self.locations.get(key)
+        if loc is None:
+            fkey = (frame.function, frame.file)
+            fn = self.functions.get(fkey)
+            if fn is None:
+                fn = Function(len(self.functions) + 1, frame.function, frame.function, frame.file)
+                self.functions[fkey] = fn
+            loc = Location(len(self.locations) + 1, lines=(Line(fn.id, frame.line),))
+            self.locations[key] = loc
+        return loc.id
+
+    def stack(self, frames: Sequence[Frame]) -> tuple[int, ...]:
+        return tuple(self.location(f) for f in frames) or (self.location(Frame("<unknown>")),)
+
+
+def heap_profile(sites: Iterable[Site], duration_ns: int = 0) -> bytes:
+    """Return a gzipped pprof heap profile of live objects/bytes per site."""
+    table = _Table()
+    samples = [
+        Sample(table.stack(s.frames), (s.objects, s.bytes, s.objects, s.bytes))
+        for s in sites
+        if s.objects or s.bytes
+    ]
+    profile = make_profile(
+        _HEAP_TYPES,
+        samples,
+        functions=tuple(table.functions.values()),
+        locations=tuple(table.locations.values()),
+        period_type=ValueType("space", "bytes"),
+        period=1,
+        time_nanos=time.time_ns(),
+        duration_nanos=duration_ns,
+    )
+    return encode(profile)
+
+
+def _groups(routines: Iterable[Routine]) -> dict[tuple[Frame, ...], int]:
+    counts: dict[tuple[Frame, ...], int] = {}
+    for r in routines:
+        counts[r.frames] = counts.get(r.frames, 0) + 1
+    return counts
+
+
+def goroutine_profile(routines: Iterable[Routine]) -> bytes:
+    """Return a gzipped goroutine?debug=0 protobuf: count per stack."""
+    table = _Table()
+    samples = [Sample(table.stack(frames), (n,)) for frames, n in _groups(routines).items()]
+    profile = make_profile(
+        (ValueType("goroutine", "count"),),
+        samples,
+        functions=tuple(table.functions.values()),
+        locations=tuple(table.locations.values()),
+        period_type=ValueType("goroutine", "count"),
+        period=1,
+        time_nanos=time.time_ns(),
+    )
+    return encode(profile)
+
+
+def goroutine_debug1(routines: Sequence[Routine]) -> str:
+    """Return goroutine?debug=1 text: ``N @ 0x..`` records with ``#`` frame lines."""
+    groups = sorted(_groups(routines).items(), key=lambda kv: -kv[1])
+    out = [f"goroutine profile: total {len(routines)}"]
+    for frames, n in groups:
+        addrs = " ".join(f"0x{i + 1:x}" for i in range(len(frames)))
+        out.append(f"{n} @ {addrs}")
+        out += [
+            f"#\t0x{i + 1:x}\t{f.function}+0x0\t{f.file}:{f.line}" for i, f in enumerate(frames)
+        ]
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def goroutine_debug2(routines: Sequence[Routine]) -> str:
+    """Return goroutine?debug=2 text: one ``goroutine N [state, M minutes]:`` block each."""
+    out: list[str] = []
+    for r in routines:
+        extra = f", {r.wait_minutes} minutes" if r.wait_minutes else ""
+        out.append(f'goroutine {r.id} [{r.state}{extra} labels:{{"kind":"{r.kind}"}}]:')
+        for f in r.frames:
+            out += [f"{f.function}(...)", f"\t{f.file}:{f.line}"]
+        out.append("")
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def heap_text(sites: Sequence[Site], stats: Mapping[str, int], top: int = 50) -> str:
+    """Return heap?debug=1 text: the biggest sites, then the ``# runtime.MemStats`` block."""
+    objs = sum(s.objects for s in sites)
+    size = sum(s.bytes for s in sites)
+    out = [f"heap profile: {objs}: {size} [{objs}: {size}] @ heap/1"]
+    for s in sorted(sites, key=lambda s: -s.bytes)[:top]:
+        out.append(f"{s.objects}: {s.bytes} [{s.objects}: {s.bytes}] @")
+        out += [f"#\t0x0\t{f.function}+0x0\t{f.file}:{f.line}" for f in s.frames]
+    return "\n".join(out) + "\n\n" + memstats_block(stats)
+
+
+def memstats_block(stats: Mapping[str, int]) -> str:
+    """Return a ``# runtime.MemStats`` block of integer fields."""
+    lines = ["# runtime.MemStats"] + [f"# {k} = {int(v)}" for k, v in stats.items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,167 @@
+"""Serving the agent: a background HTTP server thread, an ASGI app and a WSGI app.
+
+All three answer through one ``AgentCore``. The ASGI app handles requests on a
+worker thread (a census or a tracemalloc window must not stall the event loop)
+and registers the loop it runs on so its tasks are listed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from types import TracebackType
+from typing import Any
+
+from leakhunter.agent.core import AgentCore, Response
+from leakhunter.agent.routines import AGENT_THREAD_PREFIX
+
+__all__ = ["Agent", "asgi_app", "wsgi_app"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[
+    [Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
+    Awaitable[None],
+]
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        path, _, query = self.path.partition("?")
+        reply = self.server.core.handle(path, query)
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            self.wfile.write(reply.body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Stay quiet: the host owns its logs."""
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, addr: tuple[str, int], core: AgentCore) -> None:
+        self.core = core
+        super().__init__(addr, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve each connection on a named thread the goroutine listing leaves out."""
+        t = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name=f"{AGENT_THREAD_PREFIX}-request",
+            daemon=True,
+        )
+        t.start()
+
+
+class Agent:
+    """A running agent: ``port``, ``url``, ``core``; ``stop()`` or use as a context manager."""
+
+    def __init__(self, core: AgentCore, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.core = core
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        _Server.address_family = family
+        self._server = _Server((host, port), core)
+        self.host = host
+        self.port: int = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            args=(0.2,),
+            name=f"{AGENT_THREAD_PREFIX}-server",
+            daemon=True,
+        )
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        """Return the base URL to give ``leakhunter watch``."""
+        return f"http://{self.host}:{self.port}"
+
+    def add_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """List this loop's tasks too."""
+        self.core.add_loop(loop)
+
+    def stop(self) -> None:
+        """Stop serving and release tracemalloc if the agent started it."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+        self.core.close()
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def asgi_app(core: AgentCore | None = None) -> ASGIApp:
+    """Return an ASGI app serving the agent's endpoints (mount it at ``/`` or any prefix)."""
+    agent = core or AgentCore()
+
+    async def app(
+        scope: Scope,
+        receive: Callable[[], Awaitable[Message]],
+        send: Callable[[Message], Awaitable[None]],
+    ) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        loop = asyncio.get_running_loop()
+        agent.add_loop(loop)
+        path = str(scope.get("root_path", "")) + str(scope["path"])
+        if "/debug/" not in path:
+            path = str(scope["path"])
+        query = bytes(scope.get("query_string", b"")).decode("latin-1")
+        reply: Response = await loop.run_in_executor(None, agent.handle, path, query)
+        headers = [
+            (b"content-type", reply.content_type.encode()),
+            (b"content-length", str(len(reply.body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": reply.body})
+
+    return app
+
+
+def wsgi_app(core: AgentCore | None = None) -> WSGIApp:
+    """Return a WSGI app serving the agent's endpoints (e.g. under Flask's DispatcherMiddleware)."""
+    agent = core or AgentCore()
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
+        reply = agent.handle(path, str(environ.get("QUERY_STRING", "")))
+        reason = {200: "OK", 404: "Not Found", 500: "Internal Server Error"}.get(reply.status, "")
+        start_response(
+            f"{reply.status} {reason}",
+            [("Content-Type", reply.content_type), ("Content-Length", str(len(reply.body)))],
+        )
+        return [reply.body]
+
+    return app
