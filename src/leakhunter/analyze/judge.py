@@ -16,7 +16,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
-from leakhunter.analyze.frames import AppMatcher, Origin, culprit, first_interesting, module_of
+from leakhunter.analyze.frames import (
+    AppMatcher,
+    Origin,
+    culprit,
+    first_interesting,
+    module_of,
+    package_of,
+)
 from leakhunter.analyze.reduce import DumpFacts, Reduced
 from leakhunter.analyze.trend import Trend, TrendOptions, assess
 from leakhunter.analyze.verdict import (
@@ -213,6 +220,41 @@ class _Judge:
             "stayed exactly constant: a fixed-size pool, not a leak"
         )
 
+    def entry_point(self, creator: str) -> tuple[Frame, str] | None:
+        """Find the app call that leads into the library code that spawned goroutines.
+
+        Narrowest first: callers of the creating function itself, then of its
+        receiver type (``net/http.(*Transport).``), then (third-party code only)
+        its package and its module. Any stack of the session counts (heap stacks,
+        alloc-only stacks, goroutines). No evidence: no guess.
+        """
+        callers = self.red.callers
+        exact = callers.get(creator)
+        if exact:
+            return max(exact.items(), key=lambda kv: kv[1])[0], creator
+        pkg = package_of(creator)
+        scopes = []
+        if creator[len(pkg) :].startswith(".(") and ")." in creator[len(pkg) :]:
+            scopes.append(creator[: creator.index(").", len(pkg)) + 2])
+        stdlib = "." not in pkg.split("/", 1)[0]
+        if not stdlib:
+            # a third-party package or module is one library with one purpose; a
+            # standard-library package (net/http: client and server) is too broad
+            scopes.append(pkg + ".")
+        for scope in scopes:
+            tally: dict[Frame, int] = {}
+            for fn, row in callers.items():
+                if fn.startswith(scope):
+                    for frame, n in row.items():
+                        tally[frame] = tally.get(frame, 0) + n
+            if tally:
+                return max(tally.items(), key=lambda kv: kv[1])[0], scope.rstrip(".")
+        mod = module_of(creator)
+        mrow = None if stdlib else self.red.module_callers.get(mod)
+        if mrow:
+            return max(mrow.items(), key=lambda kv: kv[1])[0], mod
+        return None
+
     def leaked_series(self, key: str) -> F64 | None:
         row = self.red.leaked.rows.get(key)
         if row is None:
@@ -232,17 +274,10 @@ class _Judge:
         if cul is None and facts and facts.created_by and self.m.is_app(facts.created_by):
             cul, via = facts.created_by, "created by"
         if cul is None and facts and facts.created_by:
-            creator = facts.created_by.function
-            calls = self.red.callers.get(creator)
-            if calls:
-                cul = max(calls.items(), key=lambda kv: kv[1])[0]
-                via = f"created by {creator}, which is called from"
-            else:
-                mod = module_of(creator)
-                calls = self.red.module_callers.get(mod)
-                if calls:
-                    cul = max(calls.items(), key=lambda kv: kv[1])[0]
-                    via = f"created inside {mod} ({creator}), which the application enters from"
+            found = self.entry_point(facts.created_by.function)
+            if found is not None:
+                cul, scope = found
+                via = f"created by {facts.created_by.function}; the application enters {scope} from"
         if cul is None and facts and facts.creator_app:
             cul, via = Frame(facts.creator_app[0]), "started from a goroutine running"
         if cul is None:

@@ -54,13 +54,23 @@ func (s *inventoryServer) serveStock(w http.ResponseWriter, r *http.Request) {
 type InventoryClient struct {
 	baseURL string
 	http    *http.Client
+	// baggage is the size of the request-scoped trace context each call carries.
+	baggage int
 }
+
+type traceBaggageKey struct{}
 
 // FetchStock returns the stock level in the primary warehouse.
 // BUG: resp.Body is never closed (and not drained), so the connection can
 // neither be reused nor released.
 func (c *InventoryClient) FetchStock(sku string) (StockLevel, error) {
-	req, err := http.NewRequest(http.MethodGet, c.baseURL+"/v1/stock?sku="+sku, nil)
+	// Request-scoped trace baggage rides on the request's context, as tracing
+	// middleware does; a response whose body is never closed keeps its request,
+	// and so this, alive for as long as the connection lives.
+	baggage := make([]byte, c.baggage)
+	copy(baggage, sku)
+	ctx := context.WithValue(context.Background(), traceBaggageKey{}, baggage)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.baseURL+"/v1/stock?sku="+sku, nil)
 	if err != nil {
 		return StockLevel{}, err
 	}
@@ -108,6 +118,7 @@ func run(ctx context.Context, env zoo.Env) error {
 	client := &InventoryClient{
 		baseURL: "http://" + addr,
 		http:    &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}},
+		baggage: env.Bytes(8 << 10),
 	}
 	zoo.Every(ctx, env.RateOr(30), func(i int) {
 		_, _ = client.FetchStock(fmt.Sprintf("SKU-%06d", i))
