@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 
 from leakhunter.analyze.verdict import Finding, RuleMatch, Verdict
 from leakhunter.model.goroutine import Frame
-from leakhunter.report.units import format_value
 from leakhunter.rules.facts import FindingFacts, SessionFacts, finding_facts
 from leakhunter.rules.model import Conditions, Rule, SessionGroup
+from leakhunter.units import format_value
 
 __all__ = ["Match", "apply_rules", "best_match", "match_block", "match_rule"]
 

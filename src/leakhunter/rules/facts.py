@@ -25,6 +25,7 @@ from leakhunter.model.goroutine import Frame, classify_state
 from leakhunter.rules.model import Shape
 
 __all__ = [
+    "DumpView",
     "FindingFacts",
     "GroupFacts",
     "SessionFacts",
