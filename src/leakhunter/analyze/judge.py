@@ -38,7 +38,7 @@ from leakhunter.analyze.verdict import (
     VerdictValue,
 )
 from leakhunter.model.goroutine import Frame, WaitClass, classify_state
-from leakhunter.report.units import format_value
+from leakhunter.units import format_duration, format_value
 
 __all__ = ["AnalyzeOptions", "judge"]
 
@@ -277,7 +277,12 @@ class _Judge:
             found = self.entry_point(facts.created_by.function)
             if found is not None:
                 cul, scope = found
-                via = f"created by {facts.created_by.function}; the application enters {scope} from"
+                creator = facts.created_by.function
+                via = (
+                    f"created by {creator}, which is called from"
+                    if scope == creator
+                    else f"created by {creator}; the application enters {scope} from"
+                )
         if cul is None and facts and facts.creator_app:
             cul, via = Frame(facts.creator_app[0]), "started from a goroutine running"
         if cul is None:
@@ -553,15 +558,5 @@ def _summary(value: VerdictValue, findings: list[Finding], proj: Projection) -> 
     )
     text = f"leak in {where}: {rate}"
     if proj.time_to_oom_seconds is not None:
-        text += f"; out of memory in ~{_duration(proj.time_to_oom_seconds)}"
+        text += f"; out of memory in ~{format_duration(proj.time_to_oom_seconds)}"
     return text
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"

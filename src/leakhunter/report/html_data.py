@@ -17,7 +17,7 @@ from leakhunter.model.goroutine import Frame
 from leakhunter.ops.flame import FlameGraph
 from leakhunter.report.data import GoroutineGroups, GroupRow, ReportData
 from leakhunter.report.names import duration, finding_rate, location, short_file, short_function
-from leakhunter.report.units import format_value
+from leakhunter.units import format_value
 
 __all__ = ["REPORT_DATA_SCHEMA", "html_data"]
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from leakhunter.analyze.verdict import Finding
 from leakhunter.model.goroutine import Frame
-from leakhunter.report.units import format_value
+from leakhunter.units import format_duration as duration
+from leakhunter.units import format_value
 
 __all__ = [
     "duration",
@@ -66,17 +67,6 @@ def ellipsize(text: str, width: int) -> str:
     if width <= 1 or len(text) <= width:
         return text if width > 1 else text[:width]
     return "…" + text[-(width - 1) :]
-
-
-def duration(seconds: float) -> str:
-    """Format a duration the way people say it: 45 s, 12 min, 3.5 h, 2.1 days."""
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
 
 
 def finding_rate(f: Finding) -> str:

@@ -19,7 +19,7 @@ from rich.text import Text
 
 from leakhunter.collect.session import SnapshotRecord
 from leakhunter.report.terminal import sparkline
-from leakhunter.report.units import format_value
+from leakhunter.units import format_value
 
 __all__ = ["WatchProgress"]
 

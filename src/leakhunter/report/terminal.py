@@ -26,7 +26,7 @@ from leakhunter.analyze.verdict import Finding, FindingVerdict, Verdict, Verdict
 from leakhunter.model.goroutine import Frame
 from leakhunter.report.data import GoroutineGroups, GroupRow
 from leakhunter.report.names import duration, ellipsize, location, short_function
-from leakhunter.report.units import format_value
+from leakhunter.units import format_value
 
 __all__ = ["render_verdict_text", "sparkline"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from leakhunter.ops.aggregate import TopReport
-from leakhunter.report.units import format_value
+from leakhunter.units import format_value
 
 __all__ = ["TOP_SCHEMA", "render_top_json", "render_top_text"]
 

@@ -7,7 +7,7 @@
   var SVG = "http://www.w3.org/2000/svg";
   var tip = document.getElementById("tip");
 
-  // ---- formatting (mirrors leakhunter.report.units.format_value) ----
+  // ---- formatting (mirrors leakhunter.units.format_value) ----
   var BYTES = [["GiB", 1073741824], ["MiB", 1048576], ["KiB", 1024]];
   function grouped(n) {
     return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
