@@ -2,61 +2,72 @@
 
 Coroutine and thread frames carry their code object, so their names come from
 ``co_qualname``; tracemalloc frames carry only (file, line), so the enclosing
-function is found from the file's syntax tree with the same naming rules
-(``f.<locals>.g``, ``<lambda>``, ``<listcomp>``, ``<module>``). Both paths give one
-name per function, so heap and task findings of one cause share their frames.
+function is the innermost code object of the file's module (functions, methods,
+nested code in ``co_consts``) whose lines hold it: the same ``co_qualname``. Both
+paths give one name per function, so heap and task findings of one cause share
+their frames. Lines outside any function are ``<module>``.
 """
 
 from __future__ import annotations
 
-import ast
-import linecache
 import os
 import sys
 import threading
-from types import CodeType
+from types import CodeType, ModuleType
 
 from leakhunter.model.goroutine import Frame
 
 __all__ = ["Namer"]
 
-_SCOPES: dict[type[ast.AST], str | None] = {
-    ast.FunctionDef: None,
-    ast.AsyncFunctionDef: None,
-    ast.ClassDef: None,
-    ast.Lambda: "<lambda>",
-    ast.ListComp: "<listcomp>",
-    ast.SetComp: "<setcomp>",
-    ast.DictComp: "<dictcomp>",
-    ast.GeneratorExp: "<genexpr>",
-}
+
+def _codes_of(module: ModuleType) -> list[CodeType]:
+    """Return the code objects defined in a module: functions, methods, nested ones."""
+    filename = getattr(module, "__file__", None)
+    out: list[CodeType] = []
+    seen: set[int] = set()
+
+    def code(obj: object) -> None:
+        while hasattr(obj, "__wrapped__"):
+            obj = obj.__wrapped__
+        fn = getattr(obj, "__func__", obj)
+        c = getattr(fn, "__code__", None)
+        if isinstance(c, CodeType) and c.co_filename == filename:
+            nested(c)
+
+    def nested(c: CodeType) -> None:
+        if id(c) in seen:
+            return
+        seen.add(id(c))
+        out.append(c)
+        for const in c.co_consts:
+            if isinstance(const, CodeType):
+                nested(const)
+
+    def walk(namespace: dict[str, object], depth: int) -> None:
+        for value in list(namespace.values()):
+            if isinstance(value, type) and depth < 4:
+                if getattr(value, "__module__", None) == module.__name__ and id(value) not in seen:
+                    seen.add(id(value))
+                    walk(dict(vars(value)), depth + 1)
+            elif isinstance(value, property):
+                for part in (value.fget, value.fset, value.fdel):
+                    code(part)
+            else:
+                code(value)
+
+    walk(dict(vars(module)), 0)
+    return out
 
 
-def _line_names(source: str) -> list[str]:
-    """Return the qualname of the innermost scope of every line (index 0 = line 1)."""
-    names = ["<module>"] * (source.count("\n") + 2)
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return names
-
-    def walk(node: ast.AST, prefix: str, in_function: bool) -> None:
-        for child in ast.iter_child_nodes(node):
-            kind = type(child)
-            if kind not in _SCOPES:
-                walk(child, prefix, in_function)
-                continue
-            own = _SCOPES[kind] or getattr(child, "name", "?")
-            qual = f"{prefix}{own}"
-            start = getattr(child, "lineno", 1)
-            end = getattr(child, "end_lineno", start) or start
-            for i in range(start, min(end, len(names) - 1) + 1):
-                names[i - 1] = qual
-            is_class = kind is ast.ClassDef
-            walk(child, qual + ("." if is_class else ".<locals>."), not is_class)
-
-    walk(tree, "", False)
-    return names
+def _spans(codes: list[CodeType]) -> list[tuple[int, int, str]]:
+    """Return (first line, last line, qualname) per code object, smallest spans first."""
+    spans = []
+    for c in codes:
+        lines = [ln for _, _, ln in c.co_lines() if ln is not None]
+        start = min([c.co_firstlineno, *lines])
+        spans.append((start, max([start, *lines]), c.co_qualname))
+    spans.sort(key=lambda s: s[1] - s[0])
+    return spans
 
 
 class Namer:
@@ -65,8 +76,10 @@ class Namer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._modules: dict[str, str] = {}
+        self._objects: dict[str, ModuleType] = {}
         self._modules_seen = -1
-        self._lines: dict[str, list[str]] = {}
+        self._spans: dict[str, list[tuple[int, int, str]]] = {}
+        self._line_frames: dict[tuple[str, int], Frame] = {}
         self._codes: dict[CodeType, str] = {}
 
     def _refresh_modules(self) -> None:
@@ -84,6 +97,7 @@ class Namer:
             if real.endswith(".__main__"):
                 real = real[: -len(".__main__")]
             self._modules.setdefault(os.path.abspath(path), real)
+            self._objects.setdefault(os.path.abspath(path), mod)
 
     def module_of(self, filename: str) -> str:
         """Return the module a file was imported as (its stem when never imported)."""
@@ -113,12 +127,20 @@ class Namer:
         return Frame(self.code_name(code), code.co_filename, line)
 
     def line_frame(self, filename: str, line: int) -> Frame:
-        """Return the frame of a (file, line) pair, naming its enclosing function."""
-        names = self._lines.get(filename)
-        if names is None:
-            source = "".join(linecache.getlines(filename))
-            names = _line_names(source) if source else []
-            with self._lock:
-                self._lines[filename] = names
-        scope = names[line - 1] if 0 < line <= len(names) else "<module>"
-        return Frame(f"{self.module_of(filename)}.{scope}", filename, line)
+        """Return the frame of a (file, line) pair, naming its innermost enclosing function."""
+        key = (filename, line)
+        frame = self._line_frames.get(key)
+        if frame is not None:
+            return frame
+        spans = self._spans.get(filename)
+        if spans is None:
+            self.module_of(filename)
+            module = self._objects.get(os.path.abspath(filename))
+            spans = _spans(_codes_of(module)) if module is not None else []
+            self._spans[filename] = spans
+        scope = next((q for a, b, q in spans if a <= line <= b), "<module>")
+        frame = Frame(f"{self.module_of(filename)}.{scope}", filename, line)
+        if len(self._line_frames) > 200_000:
+            self._line_frames.clear()
+        self._line_frames[key] = frame
+        return frame

@@ -14,8 +14,12 @@ import os
 import resource
 import sys
 import tracemalloc
+from collections import Counter
 from dataclasses import dataclass, field
+from itertools import filterfalse
 from types import MappingProxyType
+
+import numpy as np
 
 from leakhunter.agent._names import Namer
 from leakhunter.model.goroutine import Frame
@@ -45,40 +49,55 @@ class Census:
     total_bytes: int = 0
 
 
+def _reachable_untracked(objects: list[object]) -> list[object]:
+    """Return the objects GC does not track that tracked ones hold (directly or via untracked).
+
+    Untracked containers (a dict of only strings and bytes is untracked) are opened
+    in turn, so a cache dict's values count. C-level passes only: no Python loop per object.
+    """
+    found: dict[int, object] = {}
+    frontier = objects
+    for _ in range(8):
+        untracked = list(filterfalse(gc.is_tracked, gc.get_referents(*frontier)))
+        batch = dict(zip(map(id, untracked), untracked, strict=True))
+        del untracked
+        for key in found.keys() & batch.keys():
+            del batch[key]
+        if not batch:
+            break
+        found.update(batch)
+        frontier = [o for o in batch.values() if type(o) in _CONTAINERS]
+        if not frontier:
+            break
+    return list(found.values())
+
+
+_CONTAINERS = (dict, tuple, list, set, frozenset)
+
+
 def census() -> Census:
-    """Count live objects and bytes per type (GC-tracked ones and what they hold directly)."""
+    """Count live objects and bytes per type (GC-tracked ones and what they hold)."""
     objects = gc.get_objects()
-    seen: set[int] = set()
-    counts: dict[type, list[int]] = {}
-    sizeof = sys.getsizeof
-    is_tracked = gc.is_tracked
-
-    def add(obj: object) -> None:
-        kind = type(obj)
-        slot = counts.get(kind)
-        if slot is None:
-            slot = counts[kind] = [0, 0]
-        slot[0] += 1
-        try:
-            slot[1] += sizeof(obj)
-        except Exception:  # a broken __sizeof__ must not break the scrape
-            slot[1] += 16
-
-    for obj in objects:
-        add(obj)
-        for ref in gc.get_referents(obj):
-            if not is_tracked(ref):
-                key = id(ref)
-                if key not in seen:
-                    seen.add(key)
-                    add(ref)
+    objects += _reachable_untracked(objects)
+    kinds = list(map(type, objects))
+    try:
+        sizes = np.fromiter(map(sys.getsizeof, objects), dtype=np.int64, count=len(objects))
+    except Exception:  # a broken __sizeof__ somewhere: go one by one
+        sizes = np.fromiter(map(_sizeof, objects), dtype=np.int64, count=len(objects))
     del objects
-    frozen = {k: (v[0], v[1]) for k, v in counts.items()}
-    return Census(
-        MappingProxyType(frozen),
-        sum(v[0] for v in frozen.values()),
-        sum(v[1] for v in frozen.values()),
-    )
+    counts = Counter(kinds)
+    index = {kind: i for i, kind in enumerate(counts)}
+    slots = np.fromiter(map(index.__getitem__, kinds), dtype=np.intp, count=len(kinds))
+    per_type = np.bincount(slots, weights=sizes, minlength=len(index)).astype(np.int64)
+    by_type = {kind: (counts[kind], int(per_type[i])) for kind, i in index.items()}
+    return Census(MappingProxyType(by_type), len(kinds), int(sizes.sum()))
+
+
+def _sizeof(obj: object) -> int:
+    try:
+        return sys.getsizeof(obj)
+    except Exception:  # a broken __sizeof__ must not break the scrape
+        return 16
 
 
 def type_frame(kind: type, namer: Namer) -> Frame:
@@ -93,16 +112,13 @@ def type_frame(kind: type, namer: Namer) -> Frame:
 
 
 def traced_sites(namer: Namer, snapshot: tracemalloc.Snapshot) -> tuple[Site, ...]:
-    """Return live memory per traceback of a tracemalloc snapshot (agent frames dropped)."""
-    snapshot = snapshot.filter_traces(
-        (
-            tracemalloc.Filter(False, tracemalloc.__file__),
-            tracemalloc.Filter(False, os.path.join(_AGENT_DIR, "*")),
-        )
-    )
+    """Return live memory per traceback of a tracemalloc snapshot (the agent's own dropped)."""
     sites = []
     for stat in snapshot.statistics("traceback"):
-        frames = tuple(namer.line_frame(f.filename, f.lineno) for f in reversed(stat.traceback))
+        tb = stat.traceback
+        if tb and tb[-1].filename.startswith(_AGENT_DIR):
+            continue
+        frames = tuple(namer.line_frame(f.filename, f.lineno) for f in reversed(tb))
         sites.append(Site(frames, stat.count, stat.size))
     return tuple(sites)
 

@@ -14,9 +14,17 @@ from pathlib import Path
 from leakhunter.errors import FormatError
 from leakhunter.harness.build import zoo_dir
 
-__all__ = ["VERDICTS", "ZooScenario", "load_manifest", "manifest_files"]
+__all__ = [
+    "RUNTIMES",
+    "VERDICTS",
+    "ZooScenario",
+    "find_scenario",
+    "load_manifest",
+    "manifest_files",
+]
 
 VERDICTS = ("leak", "churn", "no-leak")
+RUNTIMES = ("go", "python")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +45,8 @@ class ZooScenario:
     grows: tuple[str, ...] = ()
     story: str = ""
     source: str = ""
+    runtime: str = "go"
+    module: str = ""
 
     @property
     def is_control(self) -> bool:
@@ -62,6 +72,12 @@ def _entry(raw: object, source: str) -> ZooScenario:
     if verdict not in VERDICTS:
         raise FormatError(source, f"scenario {name}: verdict must be one of {', '.join(VERDICTS)}")
     rule = raw.get("rule")
+    runtime = str(raw.get("runtime", "go"))
+    if runtime not in RUNTIMES:
+        raise FormatError(source, f"scenario {name}: runtime must be one of {', '.join(RUNTIMES)}")
+    module = str(raw.get("module", ""))
+    if runtime == "python" and not module:
+        raise FormatError(source, f"scenario {name}: a python scenario needs a module")
     return ZooScenario(
         name=name,
         verdict=str(verdict),
@@ -72,6 +88,8 @@ def _entry(raw: object, source: str) -> ZooScenario:
         grows=_strings(raw.get("grows"), source, "grows"),
         story=str(raw.get("story", "")),
         source=source,
+        runtime=runtime,
+        module=module,
     )
 
 
@@ -83,6 +101,14 @@ def manifest_files(root: Path | None = None) -> tuple[Path, ...]:
     if fragments.is_dir():
         files += sorted(fragments.glob("*.toml"))
     return tuple(files)
+
+
+def find_scenario(name: str, root: Path | None = None) -> ZooScenario | None:
+    """Return the manifest entry of a scenario, or None when the manifest lacks it."""
+    for entry in load_manifest(root):
+        if entry.name == name:
+            return entry
+    return None
 
 
 def load_manifest(root: Path | None = None) -> tuple[ZooScenario, ...]:

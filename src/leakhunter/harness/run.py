@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import IO
 
 from leakhunter.errors import LeakhunterError
-from leakhunter.harness.build import build_zoo
+from leakhunter.harness.build import build_zoo, zoo_dir
 
 __all__ = ["RunningScenario", "ZooStartError", "start"]
 
@@ -177,6 +177,23 @@ def _seconds(value: float) -> str:
     return f"{value:g}s"
 
 
+def _python_module(scenario: str) -> str | None:
+    """Return the module of a Python zoo scenario (None for the Go zoo's scenarios)."""
+    from leakhunter.harness.manifest import find_scenario
+
+    entry = find_scenario(scenario)
+    return entry.module if entry is not None and entry.runtime == "python" else None
+
+
+def _python_env() -> dict[str, str]:
+    """Return the environment of a Python scenario: zoo/python first on PYTHONPATH."""
+    env = dict(os.environ)
+    path = str(zoo_dir() / "python")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (path, env.get("PYTHONPATH", "")) if p)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
 def start(
     scenario: str,
     *,
@@ -193,14 +210,23 @@ def start(
 
     ``duration`` is how long the scenario drives load; it then keeps serving for
     ``linger`` seconds. ``addr`` fixes the listen address (e.g. to restart a
-    target on the same port). The binary is built on demand unless given.
+    target on the same port). The binary is built on demand unless given;
+    a Python scenario (``runtime = "python"`` in the manifest) runs its module
+    with this interpreter instead and needs no Go.
 
     Raises:
         GoNotFoundError, ZooBuildError: the zoo cannot be built.
         ZooStartError: the process died or stayed silent for ``timeout`` seconds.
     """
-    exe = str(binary) if binary is not None else str(build_zoo())
-    cmd = [exe, "-scenario", scenario, "-addr", addr]
+    python = _python_module(scenario)
+    env: dict[str, str] | None = None
+    if python is not None:
+        exe = sys.executable
+        cmd = [exe, "-m", python, "-addr", addr]
+        env = _python_env()
+    else:
+        exe = str(binary) if binary is not None else str(build_zoo())
+        cmd = [exe, "-scenario", scenario, "-addr", addr]
     cmd += ["-duration", _seconds(duration), "-linger", _seconds(linger)]
     if rate is not None:
         cmd += ["-rate", f"{rate:g}"]
@@ -217,6 +243,7 @@ def start(
             errors="replace",
             start_new_session=True,
             preexec_fn=_deathsig_hook(),  # only calls prctl: fork-safe
+            env=env,
         )
     except OSError as exc:
         raise ZooStartError(f"cannot start {exe}: {exc.strerror}") from None

@@ -62,6 +62,15 @@ _EXACT: dict[str, WaitClass] = {
     "syscall": WaitClass.SYSCALL,
     "running": WaitClass.RUNNING,
     "runnable": WaitClass.RUNNING,
+    # Python tasks and threads as leakhunter.agent names their waits.
+    "queue get": WaitClass.CHANNEL,
+    "queue put": WaitClass.CHANNEL,
+    "event wait": WaitClass.SYNC,
+    "condition wait": WaitClass.SYNC,
+    "lock": WaitClass.SYNC,
+    "thread join": WaitClass.SYNC,
+    "future": WaitClass.SYNC,
+    "socket io": WaitClass.IO,
 }
 
 
