@@ -149,12 +149,12 @@ class AgentCore:
                 tracemalloc.start(self.trace_frames)
             try:
                 time.sleep(min(seconds, _MAX_SECONDS))
-                return traced_sites(self.namer, tracemalloc.take_snapshot())
+                return traced_sites(self.namer)
             finally:
                 if started:
                     tracemalloc.stop()
         if self.trace and tracemalloc.is_tracing():
-            return traced_sites(self.namer, tracemalloc.take_snapshot())
+            return traced_sites(self.namer)
         c = self._census_now()
         return tuple(
             Site((type_frame(kind, self.namer),), n, size) for kind, (n, size) in c.by_type.items()

@@ -16,7 +16,8 @@ import sys
 import tracemalloc
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import filterfalse
+from itertools import filterfalse, groupby
+from operator import itemgetter
 from types import MappingProxyType
 
 import numpy as np
@@ -27,6 +28,8 @@ from leakhunter.model.goroutine import Frame
 __all__ = ["Census", "Site", "census", "process_rss", "traced_sites", "type_frame"]
 
 _AGENT_DIR = os.path.dirname(os.path.abspath(__file__))
+_TB = itemgetter(2)
+_SIZE = itemgetter(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,15 +114,39 @@ def type_frame(kind: type, namer: Namer) -> Frame:
     return Frame(name, path if isinstance(path, str) else "", 0)
 
 
-def traced_sites(namer: Namer, snapshot: tracemalloc.Snapshot) -> tuple[Site, ...]:
-    """Return live memory per traceback of a tracemalloc snapshot (the agent's own dropped)."""
+def _raw_traces() -> list[tuple[int, int, tuple[tuple[str, int], ...], int]]:
+    """Return tracemalloc's raw traces (domain, size, traceback leaf first, depth).
+
+    ``_get_traces`` is what ``take_snapshot`` wraps (private, stable since 3.4);
+    grouping its plain tuples is ~10x cheaper than ``Snapshot.statistics``.
+    """
+    get = getattr(tracemalloc, "_get_traces", None)
+    if get is not None:
+        raw: list[tuple[int, int, tuple[tuple[str, int], ...], int]] = get()
+        return raw
+    snap = tracemalloc.take_snapshot()
+    return [
+        (t.domain, t.size, tuple((f.filename, f.lineno) for f in reversed(t.traceback)), 0)
+        for t in snap.traces
+    ]
+
+
+def traced_sites(namer: Namer) -> tuple[Site, ...]:
+    """Return live memory per allocation traceback from tracemalloc (the agent's own dropped)."""
+    # Sort-and-group runs in C: a Python loop per trace would allocate per trace,
+    # and every allocation is itself traced (slow) while tracemalloc is on.
+    raw = _raw_traces()
+    raw.sort(key=_TB)
+    groups: dict[tuple[tuple[str, int], ...], tuple[int, int]] = {}
+    for tb, members in groupby(raw, key=_TB):
+        sizes = list(map(_SIZE, members))
+        groups[tb] = (len(sizes), sum(sizes))
+    del raw
     sites = []
-    for stat in snapshot.statistics("traceback"):
-        tb = stat.traceback
-        if tb and tb[-1].filename.startswith(_AGENT_DIR):
+    for tb, (count, size) in groups.items():
+        if tb and tb[0][0].startswith(_AGENT_DIR):
             continue
-        frames = tuple(namer.line_frame(f.filename, f.lineno) for f in reversed(tb))
-        sites.append(Site(frames, stat.count, stat.size))
+        sites.append(Site(tuple(namer.line_frame(f, n) for f, n in tb), count, size))
     return tuple(sites)
 
 

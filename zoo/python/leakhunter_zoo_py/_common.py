@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -79,13 +80,13 @@ def run(
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
-        agent = leakhunter.agent.start(flags.host, flags.port, trace=trace, memory_limit=memlimit)
+        agent = leakhunter.agent.start(
+            flags.host, flags.port, trace=trace, trace_frames=10, memory_limit=memlimit
+        )
         print(f"listening on {flags.host}:{agent.port}", flush=True)
         work = asyncio.create_task(scenario(flags), name="zoo-load")
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), flags.duration + flags.linger)
-        except TimeoutError:
-            pass
         work.cancel()
         agent.stop()
         sys.stdout.flush()

@@ -37,8 +37,9 @@ class OrderService:
 
 
 async def scenario(flags: Flags) -> None:
-    svc = OrderService()
+    svc = OrderService()  # lives as long as the service: its watchers stay referenced
     await drive(flags.rate, flags.duration, svc.place_order)
+    await asyncio.Event().wait()
 
 
 if __name__ == "__main__":
