@@ -1,0 +1,26 @@
+"""Options of the judgement, filled by CLI flags (and tests) alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from leakhunter.analyze.trend import TrendOptions
+
+__all__ = ["AnalyzeOptions"]
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzeOptions:
+    """Knobs of the judgement; defaults are what the zoo accuracy bar was met with."""
+
+    app_prefix: str | None = None
+    limit_bytes: int | None = None
+    trend: TrendOptions = field(default_factory=TrendOptions)
+    min_heap_growth_bytes: float = 1 << 20
+    min_heap_growth_fraction: float = 0.05
+    min_site_share: float = 0.10
+    min_goroutine_growth: float = 20.0
+    churn_min_rate: float = 16 * (1 << 20)
+    churn_heap_ratio: float = 1.0
+    max_findings: int = 10
+    rule_dirs: tuple[str, ...] = ()  # user rule dirs, applied over the builtin rules
