@@ -53,12 +53,27 @@ def parse_flags(default_rate: float) -> Flags:
     )
 
 
-async def drive(rate: float, duration: float, op: Callable[[int], Awaitable[None]]) -> None:
-    """Call ``op(i)`` about ``rate`` times a second for ``duration`` seconds (paced, not bursty)."""
+async def drive(
+    rate: float,
+    duration: float,
+    op: Callable[[int], Awaitable[None]],
+    *,
+    concurrent: bool = False,
+) -> None:
+    """Call ``op(i)`` about ``rate`` times a second for ``duration`` seconds (paced, not bursty).
+
+    With ``concurrent`` each call runs as its own task, so slow calls don't lower the rate.
+    """
     start = time.monotonic()
+    running: set[asyncio.Task[None]] = set()
     i = 0
     while time.monotonic() - start < duration:
-        await op(i)
+        if concurrent:
+            task = asyncio.ensure_future(op(i))
+            running.add(task)
+            task.add_done_callback(running.discard)
+        else:
+            await op(i)
         i += 1
         due = start + i / rate
         delay = due - time.monotonic()

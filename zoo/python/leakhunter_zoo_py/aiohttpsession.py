@@ -59,7 +59,7 @@ async def scenario(flags: Flags) -> None:
         async def lookup(n: int) -> None:
             await client.fetch_stock(n)
 
-        await drive(flags.rate, flags.duration, lookup)
+        await drive(flags.rate, flags.duration, lookup, concurrent=True)
         await asyncio.sleep(3600)
     finally:
         proc.kill()
