@@ -30,7 +30,8 @@ __all__ = ["AGENT_THREAD_PREFIX", "Routine", "RoutineTracker", "task_state", "th
 AGENT_THREAD_PREFIX = "leakhunter-agent"
 _MAX_DEPTH = 64
 
-# (function name prefix) -> state, checked leaf to root; first hit wins.
+# (function name prefix) -> state; the first entry matching any frame wins, so a
+# wrapper (Event.wait) outranks what it calls (Condition.wait).
 _TASK_STATES: tuple[tuple[str, str], ...] = (
     ("asyncio.queues.Queue.get", "queue get"),
     ("asyncio.queues.Queue.put", "queue put"),
@@ -88,10 +89,11 @@ class Routine:
 
 
 def _classify(frames: Sequence[Frame], table: tuple[tuple[str, str], ...]) -> str | None:
-    for f in frames:
-        for prefix, state in table:
-            if f.function.startswith(prefix):
-                return state
+    """Return the state of the first table entry any frame matches (table order = priority)."""
+    names = [f.function for f in frames]
+    for prefix, state in table:
+        if any(n.startswith(prefix) for n in names):
+            return state
     return None
 
 

@@ -1,0 +1,207 @@
+"""The agent's endpoints: MemStats counters, heap and goroutine profiles, ASGI/WSGI mounts."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+import leakhunter.agent
+from leakhunter.agent import AgentCore, RoutineTracker, task_state, thread_state
+from leakhunter.agent._names import Namer
+from leakhunter.collect.targets import group_counts, is_restart
+from leakhunter.formats.goroutine_text import load_dump
+from leakhunter.formats.memstats import parse_memstats
+from leakhunter.formats.pprof import decode
+from leakhunter.model.goroutine import Frame, WaitClass, classify_state
+
+
+@pytest.fixture
+def agent() -> Iterator[leakhunter.agent.Agent]:
+    a = leakhunter.agent.start()
+    try:
+        yield a
+    finally:
+        a.stop()
+
+
+def _get(agent: leakhunter.agent.Agent, path: str) -> bytes:
+    r = httpx.get(agent.url + path, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.content
+
+
+def test_memstats_counters_behave_like_go(agent: leakhunter.agent.Agent) -> None:
+    first = parse_memstats(_get(agent, "/debug/pprof/heap?gc=1&debug=1"))
+    keep = [bytearray(1000) for _ in range(2000)]
+    second = parse_memstats(_get(agent, "/debug/pprof/heap?gc=1&debug=1"))
+    assert second.num_forced_gc == first.num_forced_gc + 1
+    assert second.num_gc > first.num_gc
+    assert second.total_alloc >= first.total_alloc
+    assert not is_restart(first, second)
+    assert second.heap_alloc - first.heap_alloc > 1_500_000  # the census sees the 2 MB
+    assert second.fields["Sys"] > 0
+    del keep
+
+
+def test_heap_profile_is_a_census_by_type(agent: leakhunter.agent.Agent) -> None:
+    class Widget:
+        pass
+
+    keep = [Widget() for _ in range(3000)]
+    profile = decode(_get(agent, "/debug/pprof/heap"))
+    assert [vt.type for vt in profile.sample_types] == [
+        "alloc_objects",
+        "alloc_space",
+        "inuse_objects",
+        "inuse_space",
+    ]
+    names = {f.id: f.name for f in profile.functions}
+    counts: dict[str, int] = {}
+    col = profile.column(2).tolist()
+    for i, s in enumerate(profile.sample_stack.tolist()):
+        for loc in profile.stacks.get(s):
+            line = next(lc for lc in profile.locations if lc.id == loc).lines[0]
+            counts[names[line.function_id]] = counts.get(names[line.function_id], 0) + col[i]
+    widget = [n for n in counts if n.endswith("Widget")]
+    assert widget and counts[widget[0]] >= 3000
+    del keep
+
+
+def test_traced_heap_names_python_functions() -> None:
+    core = AgentCore(trace=True, trace_frames=8)
+    try:
+
+        def remember_everything() -> list[bytes]:
+            return [bytes(2048) for _ in range(500)]
+
+        keep = remember_everything()
+        profile = decode(core.handle("/debug/pprof/heap", "").body)
+        names = {f.name for f in profile.functions}
+        assert any(n.endswith("remember_everything") for n in names), sorted(names)[:20]
+        del keep
+    finally:
+        core.close()
+
+
+def test_heap_seconds_window_traces_only_while_asked() -> None:
+    core = AgentCore()
+    reply = core.handle("/debug/pprof/heap", "seconds=0.2")
+    assert reply.status == 200 and decode(reply.body).sample_types
+    assert core.handle("/debug/pprof/nope", "").status == 404
+
+
+async def _parked(q: asyncio.Queue[int]) -> None:
+    await q.get()
+
+
+def test_goroutine_endpoints_list_tasks_and_threads(agent: leakhunter.agent.Agent) -> None:
+    stop = threading.Event()
+    ready = threading.Event()
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    def run_loop() -> None:
+        async def main() -> None:
+            q: asyncio.Queue[int] = asyncio.Queue()
+            tasks = [asyncio.create_task(_parked(q)) for _ in range(7)]
+            loops.append(asyncio.get_running_loop())
+            ready.set()
+            while not stop.is_set():
+                await asyncio.sleep(0.02)
+            for t in tasks:
+                t.cancel()
+
+        asyncio.run(main())
+
+    worker = threading.Thread(target=run_loop)
+    worker.start()
+    try:
+        assert ready.wait(5)
+        dump = load_dump(_get(agent, "/debug/pprof/goroutine?debug=2"))
+        parked = [g for g in dump.groups if g.state == "queue get"]
+        assert parked and parked[0].count == 7
+        assert parked[0].frames[0].function == "asyncio.queues.Queue.get"
+        assert parked[0].frames[1].function.endswith("_parked")
+        assert parked[0].state_class is WaitClass.CHANNEL
+        counts = group_counts(_get(agent, "/debug/pprof/goroutine?debug=0"))
+        assert 7 in counts.values()
+        text = _get(agent, "/debug/pprof/goroutine?debug=1").decode()
+        assert text.startswith("goroutine profile: total ")
+    finally:
+        stop.set()
+        worker.join(5)
+
+
+def test_wait_minutes_count_from_first_seen_blocked() -> None:
+    now = [0.0]
+    tracker = RoutineTracker(Namer(), clock=lambda: now[0])
+    ev = threading.Event()
+    t = threading.Thread(target=ev.wait, name="sleeper")
+    t.start()
+    try:
+        first = [r for r in tracker.snapshot() if r.name == "sleeper"]
+        assert first and first[0].state == "event wait" and first[0].wait_minutes is None
+        now[0] = 185.0
+        later = [r for r in tracker.snapshot() if r.name == "sleeper"]
+        assert later[0].wait_minutes == 3
+    finally:
+        ev.set()
+        t.join()
+
+
+def test_python_wait_states_classify() -> None:
+    assert task_state([Frame("asyncio.queues.Queue.put")], True) == "queue put"
+    assert task_state([Frame("asyncio.locks.Lock.acquire")], True) == "lock"
+    assert task_state([Frame("asyncio.tasks.sleep")], True) == "sleep"
+    assert task_state([Frame("app.handler")], True) == "future"
+    assert thread_state([Frame("threading.Condition.wait"), Frame("threading.Event.wait")]) in (
+        "condition wait",
+        "event wait",
+    )
+    for state, cls in (
+        ("queue get", WaitClass.CHANNEL),
+        ("event wait", WaitClass.SYNC),
+        ("lock", WaitClass.SYNC),
+        ("future", WaitClass.SYNC),
+        ("sleep", WaitClass.SLEEP),
+        ("socket io", WaitClass.IO),
+    ):
+        assert classify_state(state) is cls
+
+
+def test_asgi_app_serves_the_same_endpoints() -> None:
+    app = leakhunter.agent.asgi_app()
+
+    async def call(path: str, query: bytes) -> tuple[int, bytes]:
+        sent: list[dict[str, object]] = []
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request"}
+
+        async def send(message: dict[str, object]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "path": path, "root_path": "", "query_string": query}
+        await app(scope, receive, send)  # type: ignore[arg-type]
+        status = sent[0]["status"]
+        body = sent[1]["body"]
+        assert isinstance(status, int) and isinstance(body, bytes)
+        return status, body
+
+    status, body = asyncio.run(call("/ops/debug/pprof/heap", b"gc=1&debug=1"))
+    assert status == 200 and parse_memstats(body).num_forced_gc == 1
+    status, body = asyncio.run(call("/debug/pprof/goroutine", b"debug=0"))
+    assert status == 200 and gzip.decompress(body)
+
+
+def test_wsgi_app_serves_the_same_endpoints() -> None:
+    app = leakhunter.agent.wsgi_app()
+    seen: list[str] = []
+    environ = {"SCRIPT_NAME": "/ops", "PATH_INFO": "/debug/pprof/heap", "QUERY_STRING": "debug=1"}
+    body = b"".join(app(environ, lambda status, headers: seen.append(status)))
+    assert seen == ["200 OK"]
+    assert parse_memstats(body).heap_alloc > 0
