@@ -13,11 +13,16 @@ from leakhunter.cli._verdict_out import add_verdict_options, analyze_options, em
 __all__ = ["DemoCommand"]
 
 DEFAULT_SCENARIO = "grpc-stream-not-closed"
+PYTHON_SCENARIO = "py-task-queue-no-consumer"
 DEMO_MEMLIMIT = 256 << 20
 
 
 class DemoCommand:
-    """Build and start a zoo leak, watch it, print the verdict (offline fallback without Go)."""
+    """Build and start a zoo leak, watch it, print the verdict.
+
+    Without Go it runs a live Python leak served by leakhunter.agent, and only
+    when that cannot start either, analyses the recorded session.
+    """
 
     name: ClassVar[str] = "demo"
     help: ClassVar[str] = "watch a real leaking demo service for ~30 s and print the verdict"
@@ -54,10 +59,24 @@ class DemoCommand:
             )
             binary = build_zoo()
         except GoNotFoundError as exc:
-            return self._offline(args, str(exc))
+            return self._python(args, str(exc))
         return self._live(args, binary)
 
-    def _live(self, args: argparse.Namespace, binary: Path) -> int:
+    def _python(self, args: argparse.Namespace, why: str) -> int:
+        """Run the live Python leak (needs no Go); the recorded session if it cannot start."""
+        from leakhunter.harness.manifest import find_scenario
+        from leakhunter.harness.run import ZooStartError
+
+        entry = find_scenario(args.scenario)
+        if entry is None or entry.runtime != "python":
+            args.scenario = PYTHON_SCENARIO
+        say(f"no Go toolchain ({why}); running the live Python leak {args.scenario} instead")
+        try:
+            return self._live(args, None)
+        except ZooStartError as exc:
+            return self._offline(args, f"{why}; the Python demo did not start: {exc}")
+
+    def _live(self, args: argparse.Namespace, binary: Path | None) -> int:
         from leakhunter.cli._watch_run import run_watch
         from leakhunter.collect.watch import WatchOptions
         from leakhunter.harness.run import start

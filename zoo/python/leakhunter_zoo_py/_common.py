@@ -23,6 +23,7 @@ class Flags:
     linger: float
     rate: float
     scale: float
+    memlimit: int = 0
 
 
 def _seconds(text: str) -> float:
@@ -50,6 +51,7 @@ def parse_flags(default_rate: float) -> Flags:
         _seconds(args.linger),
         args.rate,
         args.scale,
+        args.memlimit,
     )
 
 
@@ -89,14 +91,17 @@ def run(
 ) -> None:
     """Start the agent, announce the address, run the scenario, linger; exit on SIGTERM."""
     flags = parse_flags(default_rate)
-    memlimit = int(os.environ.get("LEAKHUNTER_ZOO_MEMLIMIT", "0")) or None
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         agent = leakhunter.agent.start(
-            flags.host, flags.port, trace=trace, trace_frames=10, memory_limit=memlimit
+            flags.host,
+            flags.port,
+            trace=trace,
+            trace_frames=10,
+            memory_limit=flags.memlimit or None,
         )
         print(f"listening on {flags.host}:{agent.port}", flush=True)
         work = asyncio.create_task(scenario(flags), name="zoo-load")
