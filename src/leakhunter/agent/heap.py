@@ -9,6 +9,7 @@ live bytes per allocation traceback, leaf first.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import os
 import resource
@@ -19,13 +20,12 @@ from dataclasses import dataclass, field
 from itertools import filterfalse, groupby
 from operator import itemgetter
 from types import MappingProxyType
-
-import numpy as np
+from typing import Any
 
 from leakhunter.agent._names import Namer
 from leakhunter.model.goroutine import Frame
 
-__all__ = ["Census", "Site", "census", "process_rss", "traced_sites", "type_frame"]
+__all__ = ["Allocator", "Census", "Site", "census", "process_rss", "traced_sites", "type_frame"]
 
 _AGENT_DIR = os.path.dirname(os.path.abspath(__file__))
 _TB = itemgetter(2)
@@ -78,22 +78,28 @@ def _reachable_untracked(objects: list[object]) -> list[object]:
 _CONTAINERS = (dict, tuple, list, set, frozenset)
 
 
-def census() -> Census:
-    """Count live objects and bytes per type (GC-tracked ones and what they hold)."""
+def census(sample: int = 4096) -> Census:
+    """Count live objects per type (GC-tracked ones and what they hold); estimate their bytes.
+
+    Counting runs in C over every object; sizes are measured on an evenly spaced
+    sample of about ``sample`` objects and scaled by each type's count (types the
+    sample missed count at their basic size), keeping a census near 1 us/object.
+    """
     objects = gc.get_objects()
     objects += _reachable_untracked(objects)
-    kinds = list(map(type, objects))
-    try:
-        sizes = np.fromiter(map(sys.getsizeof, objects), dtype=np.int64, count=len(objects))
-    except Exception:  # a broken __sizeof__ somewhere: go one by one
-        sizes = np.fromiter(map(_sizeof, objects), dtype=np.int64, count=len(objects))
+    counts = Counter(map(type, objects))
+    step = max(1, len(objects) // sample)
+    sizes: dict[type, list[int]] = {}
+    for obj in objects[::step]:
+        sizes.setdefault(type(obj), []).append(_sizeof(obj))
+    total_objects = len(objects)
     del objects
-    counts = Counter(kinds)
-    index = {kind: i for i, kind in enumerate(counts)}
-    slots = np.fromiter(map(index.__getitem__, kinds), dtype=np.intp, count=len(kinds))
-    per_type = np.bincount(slots, weights=sizes, minlength=len(index)).astype(np.int64)
-    by_type = {kind: (counts[kind], int(per_type[i])) for kind, i in index.items()}
-    return Census(MappingProxyType(by_type), len(kinds), int(sizes.sum()))
+    by_type = {}
+    for kind, n in counts.items():
+        seen = sizes.get(kind)
+        each = sum(seen) / len(seen) if seen else getattr(kind, "__basicsize__", 16)
+        by_type[kind] = (n, int(n * each))
+    return Census(MappingProxyType(by_type), total_objects, sum(b for _, b in by_type.values()))
 
 
 def _sizeof(obj: object) -> int:
@@ -148,6 +154,51 @@ def traced_sites(namer: Namer) -> tuple[Site, ...]:
             continue
         sites.append(Site(tuple(namer.line_frame(f, n) for f, n in tb), count, size))
     return tuple(sites)
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd",
+            "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
+        )
+    ]  # fmt: skip
+
+
+class Allocator:
+    """Exact-enough live bytes from the allocators, in O(arenas): no walk over objects.
+
+    ``malloc`` bytes in use come from glibc's ``mallinfo2`` (every arena plus mmapped
+    chunks: objects over 512 B, C extensions); small objects live in pymalloc's
+    arenas, counted by ``sys.getallocatedblocks()`` at a nominal ``BLOCK`` bytes each
+    (the count is exact, the size nominal: trends are what the judge reads).
+    ``available`` is False off glibc; callers then fall back to the census.
+    """
+
+    BLOCK = 64
+
+    def __init__(self) -> None:
+        self._fn: Any = None
+        try:
+            libc = ctypes.CDLL(None)
+            fn = libc.mallinfo2
+            fn.restype = _MallInfo2
+            fn.argtypes = []
+            self._fn = fn
+        except (OSError, AttributeError):
+            self._fn = None
+
+    @property
+    def available(self) -> bool:
+        """Return True when mallinfo2 is there (glibc >= 2.33)."""
+        return self._fn is not None
+
+    def live_bytes(self) -> int:
+        """Return malloc'd bytes in use plus pymalloc blocks in use times BLOCK."""
+        info = self._fn() if self._fn is not None else None
+        malloced = int(info.uordblks + info.hblkhd) if info is not None else 0
+        return malloced + sys.getallocatedblocks() * self.BLOCK
 
 
 def process_rss() -> int:
