@@ -247,6 +247,14 @@ def test_alloc_objects_and_object_size_from_the_site() -> None:
     big = session(sites={"main.cacheResponse": SiteFacts(0, 8e6, 9e6, 0, 30)})
     assert check(cond(min_object_bytes=65536), f, big)
     assert check(cond(alloc="retained"), f) is None  # no site figures: unknown
+    # buffers that keep doubling: 32 live objects from 8 KiB to 1 MiB each
+    swelling = session(sites={"main.cacheResponse": SiteFacts(32 * 8192, 32 * 2**20, 4e7, 32, 32)})
+    assert check(cond(object_size="growing"), f, swelling)
+    assert check(cond(object_size="flat"), f, swelling) is None
+    cache = session(sites={"main.cacheResponse": SiteFacts(1e6, 8e6, 9e6, 250, 2000)})
+    assert check(cond(object_size="flat"), f, cache)  # 4 kB per entry throughout
+    assert check(cond(object_size="growing"), f, churned)  # 10 kB -> 18 kB per object
+    assert check(cond(object_size="growing"), f, retained) is None  # no objects at the start
     assert check(cond(alloc="churn"), heap_finding(kind="churn"))
 
 

@@ -168,6 +168,14 @@ def _facts_conditions(c: Conditions, ff: FindingFacts, ev: list[str]) -> bool:
             if c.objects == "flat"
             else "live object count grows with the bytes"
         )
+    if c.object_size is not None:
+        if ff.object_size != c.object_size:
+            return False
+        ev.append(
+            "the average live object keeps growing (buffers reallocated larger)"
+            if c.object_size == "growing"
+            else "the average live object keeps its size"
+        )
     if c.min_object_bytes is not None:
         if ff.object_bytes is None or ff.object_bytes < c.min_object_bytes:
             return False

@@ -11,6 +11,7 @@ build them by hand or load them from JSON fixtures.
 from __future__ import annotations
 
 import re
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -112,6 +113,7 @@ class FindingFacts:
     shape: str
     alloc: str | None
     objects: str | None
+    object_size: str | None
     object_bytes: float | None
     leaked: bool | None
 
@@ -247,6 +249,24 @@ def _objects(site: SiteFacts | None) -> tuple[str | None, float | None]:
     return None, per
 
 
+def _object_size(site: SiteFacts | None) -> str | None:
+    """Whether the average live object at the site grows (buffers that keep doubling).
+
+    A pooled bytes.Buffer reused without Reset keeps one backing array per
+    buffer, each reallocated twice as large: bytes per object climb while the
+    count does not follow. Pinned sub-slices or cached entries keep their size.
+    """
+    if site is None or not site.objects_start or not site.objects_end:
+        return None
+    start = site.inuse_start / site.objects_start
+    end = site.inuse_end / site.objects_end
+    if start <= 0:
+        return None
+    if end >= start * 1.5:
+        return "growing"
+    return "flat" if end <= start * 1.2 else None
+
+
 def finding_facts(f: Finding, s: SessionFacts) -> FindingFacts:
     """Flatten one finding (with what the session knows about it) for matching."""
     m = s.matcher
@@ -281,16 +301,25 @@ def finding_facts(f: Finding, s: SessionFacts) -> FindingFacts:
         shape=growth_shape(f.series[0] if f.series else None),
         alloc=_alloc_class(f, site),
         objects=objects,
+        object_size=_object_size(site),
         object_bytes=per_object,
         leaked=leaked,
     )
 
 
 def _first_last(row: Sequence[float] | None) -> tuple[float, float] | None:
+    """Robust start and end of a sampled series: medians of its first and last quarters.
+
+    Per-site heap figures move in ~512 KiB sampling steps; one snapshot's value
+    at either end would decide "flat" or "growing" by luck.
+    """
     if not row:
         return None
     vals = [v for v in row if v == v]
-    return (vals[0], vals[-1]) if vals else None
+    if not vals:
+        return None
+    k = max(1, len(vals) // 4)
+    return statistics.median(vals[:k]), statistics.median(vals[-k:])
 
 
 def _sites(red: Reduced) -> dict[str, SiteFacts]:

@@ -45,6 +45,7 @@ WAIT_CLASSES = ("channel", "select", "sync", "io", "sleep", "syscall", "running"
 SHAPES = tuple(s.value for s in Shape)
 ALLOC_VALUES = ("churn", "retained")
 OBJECT_VALUES = ("flat", "growing")
+OBJECT_SIZE_VALUES = ("flat", "growing")
 ORIGINS = ("app", "stdlib", "third-party", "runtime")
 
 #: Weight of each condition in a block's specificity. Frame regexes weigh the
@@ -59,6 +60,7 @@ WEIGHTS: dict[str, int] = {
     "wait": 2,
     "alloc": 2,
     "objects": 2,
+    "object_size": 2,
     "min_object_bytes": 2,
     "leaked": 2,
     "state": 3,
@@ -113,6 +115,7 @@ class Conditions:
     shape: tuple[str, ...] = ()
     alloc: str | None = None
     objects: str | None = None
+    object_size: str | None = None
     min_object_bytes: int | None = None
     leaked: bool | None = None
     library: tuple[str, ...] = ()

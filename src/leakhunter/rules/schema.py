@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from leakhunter.rules.model import (
     ALLOC_VALUES,
     KINDS,
+    OBJECT_SIZE_VALUES,
     OBJECT_VALUES,
     ORIGINS,
     SHAPES,
@@ -232,6 +233,7 @@ _BLOCK_KEYS = (
     "shape",
     "alloc",
     "objects",
+    "object_size",
     "min_object_bytes",
     "leaked",
     "library",
@@ -276,6 +278,7 @@ def _parse_block(
         shape=b.choices("shape", SHAPES),
         alloc=b.choice("alloc", ALLOC_VALUES),
         objects=b.choice("objects", OBJECT_VALUES),
+        object_size=b.choice("object_size", OBJECT_SIZE_VALUES),
         min_object_bytes=size if isinstance(size, int) else None,
         leaked=leaked if isinstance(leaked, bool) else None,
         library=library,
