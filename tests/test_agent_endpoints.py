@@ -136,6 +136,50 @@ def test_goroutine_endpoints_list_tasks_and_threads(agent: leakhunter.agent.Agen
         worker.join(5)
 
 
+def _spawn_watchers(q: asyncio.Queue[int], n: int) -> list[asyncio.Task[None]]:
+    return [asyncio.create_task(_parked(q)) for _ in range(n)]
+
+
+def _spawn_thread(ev: threading.Event) -> threading.Thread:
+    t = threading.Thread(target=ev.wait, name="watchdog")
+    t.start()
+    return t
+
+
+def test_dumps_name_who_created_each_task_and_thread() -> None:
+    """debug=2 says ``created by <spawner> in goroutine N``, as Go does, for tasks and threads."""
+
+    async def main() -> tuple[bytes, int]:
+        with leakhunter.agent.start() as agent:
+            me = agent.core.tracker._id(asyncio.current_task())
+            q: asyncio.Queue[int] = asyncio.Queue()
+            ev = threading.Event()
+            tasks = _spawn_watchers(q, 4)
+            thread = _spawn_thread(ev)
+            await asyncio.sleep(0.05)
+            try:
+                return await asyncio.to_thread(_get, agent, "/debug/pprof/goroutine?debug=2"), me
+            finally:
+                ev.set()
+                thread.join(5)
+                for t in tasks:
+                    t.cancel()
+
+    raw, me = asyncio.run(main())
+    dump = load_dump(raw)
+    parked = [g for g in dump.groups if g.state == "queue get"]
+    assert parked and parked[0].count == 4
+    assert parked[0].created_by is not None
+    assert parked[0].created_by.function.endswith("_spawn_watchers")
+    assert parked[0].created_by.file == __file__
+    assert parked[0].creator_id == me  # the task that ran the spawner
+    by_thread = [
+        g for g in dump.groups if g.created_by and "_spawn_thread" in g.created_by.function
+    ]
+    assert len(by_thread) == 1 and by_thread[0].state == "event wait"
+    assert by_thread[0].creator_id == me
+
+
 def test_wait_minutes_count_from_first_seen_blocked() -> None:
     now = [0.0]
     tracker = RoutineTracker(Namer(), clock=lambda: now[0])

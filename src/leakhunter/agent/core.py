@@ -76,6 +76,7 @@ class AgentCore:
     ) -> None:
         self.namer = Namer()
         self.tracker = RoutineTracker(self.namer)
+        self.tracker.creators.watch_threads()
         self.memory_limit = memory_limit
         self.trace_frames = trace_frames
         self._lock = threading.Lock()
@@ -91,7 +92,8 @@ class AgentCore:
         self.trace = trace
 
     def close(self) -> None:
-        """Stop tracemalloc if this agent started it."""
+        """Stop tracemalloc if this agent started it, and stop noting who creates routines."""
+        self.tracker.creators.close()
         if self._own_tracing:
             tracemalloc.stop()
             self._own_tracing = False

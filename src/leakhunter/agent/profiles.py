@@ -124,6 +124,10 @@ def goroutine_debug2(routines: Sequence[Routine]) -> str:
         out.append(f'goroutine {r.id} [{r.state}{extra} labels:{{"kind":"{r.kind}"}}]:')
         for f in r.frames:
             out += [f"{f.function}(...)", f"\t{f.file}:{f.line}"]
+        if r.created_by is not None:
+            by = r.created_by
+            where = f" in goroutine {r.creator}" if r.creator is not None else ""
+            out += [f"created by {by.function}{where}", f"\t{by.file}:{by.line}"]
         out.append("")
     return "\n".join(out) + ("\n" if out else "")
 

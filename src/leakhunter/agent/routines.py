@@ -19,10 +19,11 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import FrameType
 
 from leakhunter.agent._names import Namer
+from leakhunter.agent.creators import CreatorLog
 from leakhunter.model.goroutine import Frame
 
 __all__ = ["AGENT_THREAD_PREFIX", "Routine", "RoutineTracker", "task_state", "thread_state"]
@@ -78,7 +79,11 @@ _LINE_STATES: tuple[tuple[re.Pattern[str], str], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class Routine:
-    """One task or thread at scrape time; frames leaf first, ``wait_minutes`` like Go's."""
+    """One task or thread at scrape time; frames leaf first, ``wait_minutes`` like Go's.
+
+    ``created_by`` is the application frame that created it and ``creator`` the
+    id of the routine that ran that code, when the agent saw the creation.
+    """
 
     id: int
     kind: str
@@ -86,6 +91,8 @@ class Routine:
     state: str
     frames: tuple[Frame, ...]
     wait_minutes: int | None = None
+    created_by: Frame | None = None
+    creator: int | None = None
 
 
 def _classify(frames: Sequence[Frame], table: tuple[tuple[str, str], ...]) -> str | None:
@@ -178,10 +185,24 @@ class RoutineTracker:
         self._thread_ids: dict[int, int] = {}
         self._next = 1
         self._since: dict[tuple[str, int], tuple[object, float]] = {}
+        self.creators = CreatorLog(self._routine_id)
 
     def add_loop(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Remember a loop whose tasks should be listed."""
+        """Remember a loop whose tasks should be listed, and note who creates them."""
         self._loops.add(loop)
+        self.creators.watch_loop(loop)
+
+    def _routine_id(self, routine: object) -> int:
+        if isinstance(routine, threading.Thread):
+            return self._thread_id(routine.ident or 0)
+        return self._id(routine)
+
+    def _created(self, routine: object) -> tuple[Frame | None, int | None]:
+        rec = self.creators.get(routine)
+        if rec is None:
+            return None, None
+        code, line, creator = rec
+        return self.namer.code_frame(code, line), creator
 
     def _id(self, key: object) -> int:
         rid = self._ids.get(key)
@@ -227,27 +248,33 @@ class RoutineTracker:
             if task.done():
                 continue
             state = task_state(frames, waiting)
-            out.append(Routine(self._id(task), "task", task.get_name(), state, frames))
+            by, creator = self._created(task)
+            name = task.get_name()
+            out.append(Routine(self._id(task), "task", name, state, frames, None, by, creator))
         return out
 
     def snapshot(self, timeout: float = 1.0) -> tuple[Routine, ...]:
         """Return every live task and thread (agent threads excluded), wait times set."""
         current = sys._current_frames()
         with self._lock:
-            for loop in _loops_in_threads(current.values()):
-                self._loops.add(loop)
-            loops = list(self._loops)
+            found = _loops_in_threads(current.values())
+            loops = list({*self._loops, *found})
+        for loop in found:
+            self.add_loop(loop)
         routines: list[Routine] = []
         for loop in loops:
             routines += self._tasks_of(loop, timeout)
-        names = {t.ident: t.name for t in threading.enumerate()}
+        threads = {t.ident: t for t in threading.enumerate()}
         for ident, frame in current.items():
-            name = names.get(ident, f"thread-{ident}")
+            thread = threads.get(ident)
+            name = thread.name if thread is not None else f"thread-{ident}"
             if name.startswith(AGENT_THREAD_PREFIX):
                 continue
             frames = _thread_frames(frame, self.namer)
             state = thread_state(frames)
-            routines.append(Routine(self._thread_id(ident), "thread", name, state, frames))
+            by, creator = self._created(thread) if thread is not None else (None, None)
+            rid = self._thread_id(ident)
+            routines.append(Routine(rid, "thread", name, state, frames, None, by, creator))
         with self._lock:
             for ident in [i for i in self._thread_ids if i not in current]:
                 del self._thread_ids[ident]
@@ -265,8 +292,6 @@ class RoutineTracker:
             since[key] = (spot, first)
             blocked = r.state not in ("running", "runnable")
             minutes = int((now - first) // 60) if blocked else 0
-            out.append(
-                Routine(r.id, r.kind, r.name, r.state, r.frames, minutes if minutes >= 1 else None)
-            )
+            out.append(replace(r, wait_minutes=minutes if minutes >= 1 else None))
         self._since = since
         return tuple(out)
