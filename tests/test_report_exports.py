@@ -21,7 +21,7 @@ from leakhunter.formats.pprof import decode
 from leakhunter.report.junit import render_junit
 from leakhunter.report.pprof_export import PprofRenderer, findings_profile
 from leakhunter.report.sarif import GENERIC_RULES, render_sarif, sarif_log
-from report_builders import SESSION_NAMES, sample_report, sample_verdict, session_report
+from report_builders import SESSION_NAMES, SESSIONS, sample_report, sample_verdict, session_report
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
 VALIDATOR = jsonschema.Draft4Validator(SCHEMA)
@@ -73,6 +73,41 @@ def test_sarif_results_point_at_the_culprit_with_rule_ids():
         "/redis.go"
     )
     assert first["partialFingerprints"] == {"leakhunterFindingId/v1": "heap-0123456789"}
+
+
+def test_sarif_paths_under_the_source_root_are_relative():
+    """Code scanning attaches results only to repository-relative paths."""
+    log = sarif_log(sample_verdict(), source_root="/src/shop/")
+    assert not list(VALIDATOR.iter_errors(log))
+    run = log["runs"][0]
+    assert run["originalUriBaseIds"] == {"SRCROOT": {"uri": "file:///src/shop/"}}
+    art = run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert art == {"uri": "cache/cache.go", "uriBaseId": "SRCROOT"}
+    # outside the root (the Go module cache, the toolchain): absolute file:// URIs
+    outside = run["results"][2]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert outside["uri"].startswith("file:///") and "uriBaseId" not in outside
+    assert "originalUriBaseIds" not in sarif_log(sample_verdict())["runs"][0]
+
+
+def test_report_cli_sarif_is_relative_to_source_root(tmp_path, monkeypatch):
+    from leakhunter.cli.main import main
+
+    session = SESSIONS / "grpc-stream-not-closed"
+    monkeypatch.chdir(tmp_path)  # the default root (cwd) holds none of the session's files
+    monkeypatch.delenv("LEAKHUNTER_SOURCE_ROOT", raising=False)
+    plain = tmp_path / "plain.sarif"
+    assert main(["report", str(session), "--sarif", str(plain)]) == 0
+    art = json.loads(plain.read_text())["runs"][0]["results"][0]["locations"][0]
+    uri = art["physicalLocation"]["artifactLocation"]["uri"]
+    assert uri.startswith("file:///") and uri.endswith(".go")
+    file = Path(uri.removeprefix("file://"))
+    root = str(file.parent.parent)  # the module root of the zoo's culprit
+    out = tmp_path / "rel.sarif"
+    assert main(["report", str(session), "--sarif", str(out), "--source-root", root]) == 0
+    run = json.loads(out.read_text())["runs"][0]
+    assert run["originalUriBaseIds"]["SRCROOT"]["uri"] == Path(root).as_uri() + "/"
+    loc = run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert loc == {"uri": f"{file.parent.name}/{file.name}", "uriBaseId": "SRCROOT"}
 
 
 def test_junit_has_checks_and_one_case_per_finding():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from leakhunter.analyze.judge import AnalyzeOptions
@@ -55,9 +56,15 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
-    """Declare one --FORMAT PATH flag per registered report format."""
+    """Declare one --FORMAT PATH flag per registered report format, and --source-root."""
     for spec in RENDERERS:
         parser.add_argument(f"--{spec.name}", metavar="PATH", help=spec.help)
+    parser.add_argument(
+        "--source-root",
+        metavar="DIR",
+        help="repository root: SARIF gives files under it as relative paths, as code "
+        "scanning needs (default: LEAKHUNTER_SOURCE_ROOT, else the current directory)",
+    )
 
 
 def add_verdict_options(parser: argparse.ArgumentParser) -> None:
@@ -110,12 +117,15 @@ def write_outputs(
     session: str | Path | None,
     *,
     terminal: bool = False,
+    source_root: str | None = None,
 ) -> ReportData:
     """Gather the session views the outputs need, write the files; return the ReportData.
 
     ``terminal`` also gathers the goroutine groups the terminal report shows.
     """
     report = gather(v, session, gather_options_for(list(outputs), goroutines=terminal))
+    if source_root:
+        report = replace(report, source_root=source_root)
     for path in write_reports(report, outputs):
         sys.stderr.write(f"leakhunter: wrote {path}\n")
     return report
@@ -130,7 +140,11 @@ def emit_verdict(v: Verdict, args: argparse.Namespace, session: str | Path | Non
     outputs = requested_outputs(args)
     to_terminal = "-" not in outputs.values()
     report = write_outputs(
-        v, outputs, session, terminal=to_terminal and not args.quiet and session is not None
+        v,
+        outputs,
+        session,
+        terminal=to_terminal and not args.quiet and session is not None,
+        source_root=getattr(args, "source_root", None),
     )
     if to_terminal:
         if args.quiet:

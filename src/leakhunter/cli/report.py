@@ -41,7 +41,7 @@ class ReportCommand:
         from leakhunter.analyze.engine import analyze_dir
 
         verdict = analyze_dir(args.session, analyze_options(args))
-        write_outputs(verdict, outputs, args.session)
+        write_outputs(verdict, outputs, args.session, source_root=args.source_root)
         if "-" not in outputs.values():
             print(f"{verdict.verdict.value}: {verdict.summary}")
         sys.stdout.flush()

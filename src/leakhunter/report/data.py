@@ -82,6 +82,7 @@ class ReportData:
     goroutines: GoroutineGroups | None = None
     notes: tuple[str, ...] = ()
     generator: str = f"leakhunter {__version__}"
+    source_root: str | None = None  # SARIF paths are relative to it (None: cwd)
 
 
 @dataclass(frozen=True, slots=True)

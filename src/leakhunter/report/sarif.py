@@ -3,13 +3,19 @@
 One result per finding: located at the culprit's file:line (the line a person
 changes), with the whole stack as a SARIF stack, the rule that named the
 pattern (or a generic rule per kind when none did) and the growth in the
-message. Leaks are errors, suspects warnings, churn notes. Paths stay as the
-profiles spelled them: absolute ones become ``file://`` URIs.
+message. Leaks are errors, suspects warnings, churn notes.
+
+Code-scanning services attach a result to a file only when its URI is relative
+to the repository: files under the source root (``--source-root``, else
+``LEAKHUNTER_SOURCE_ROOT``, else the current directory when rendering for a
+report file) become relative URIs against the ``SRCROOT`` base id; other
+absolute paths (the Go toolchain, module cache) stay ``file://`` URIs.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
@@ -58,13 +64,17 @@ def _rule(f: Finding) -> RuleMatch:
     return f.rule if f.rule is not None else GENERIC_RULES[f.kind]
 
 
-def _uri(path: str) -> str:
+def _artifact(path: str, root: PurePosixPath | None) -> dict[str, Any]:
+    """Return the SARIF artifactLocation of a source path (relative to SRCROOT when under it)."""
     if path.startswith("/"):
-        return PurePosixPath(path).as_uri()
-    return quote(path.replace("\\", "/"), safe="/:@")
+        p = PurePosixPath(path)
+        if root is not None and p.is_relative_to(root) and p != root:
+            return {"uri": quote(p.relative_to(root).as_posix(), safe="/"), "uriBaseId": "SRCROOT"}
+        return {"uri": p.as_uri()}
+    return {"uri": quote(path.replace("\\", "/"), safe="/:@")}
 
 
-def _location(fr: Frame) -> dict[str, Any]:
+def _location(fr: Frame, root: PurePosixPath | None = None) -> dict[str, Any]:
     loc: dict[str, Any] = {
         "logicalLocations": [
             {
@@ -75,7 +85,7 @@ def _location(fr: Frame) -> dict[str, Any]:
         ]
     }
     if fr.file:
-        phys: dict[str, Any] = {"artifactLocation": {"uri": _uri(fr.file)}}
+        phys: dict[str, Any] = {"artifactLocation": _artifact(fr.file, root)}
         if fr.line > 0:
             phys["region"] = {"startLine": fr.line}
         loc["physicalLocation"] = phys
@@ -93,14 +103,16 @@ def _message(f: Finding, rule: RuleMatch) -> str:
     return f"{f.verdict.value.upper()}: {rule.title}{at}: {growth}. Fix: {rule.fix}"
 
 
-def _result(f: Finding, rule_index: int, rule: RuleMatch) -> dict[str, Any]:
+def _result(
+    f: Finding, rule_index: int, rule: RuleMatch, root: PurePosixPath | None
+) -> dict[str, Any]:
     anchor = f.culprit or next((fr for fr in f.stack if fr.file), None)
     result: dict[str, Any] = {
         "ruleId": rule.id,
         "ruleIndex": rule_index,
         "level": _LEVEL[f.verdict],
         "message": {"text": _message(f, rule)},
-        "locations": [_location(anchor)] if anchor is not None else [],
+        "locations": [_location(anchor, root)] if anchor is not None else [],
         "partialFingerprints": {"leakhunterFindingId/v1": f.id},
         "properties": {
             "kind": f.kind.value,
@@ -119,7 +131,7 @@ def _result(f: Finding, rule_index: int, rule: RuleMatch) -> dict[str, Any]:
         result["stacks"] = [
             {
                 "message": {"text": "stack (innermost frame first)"},
-                "frames": [{"location": _location(fr)} for fr in f.stack],
+                "frames": [{"location": _location(fr, root)} for fr in f.stack],
             }
         ]
     return result
@@ -139,8 +151,15 @@ def _descriptor(rule: RuleMatch) -> dict[str, Any]:
     return d
 
 
-def sarif_log(v: Verdict, *, tool_version: str = __version__) -> dict[str, Any]:
-    """Return the SARIF log of a verdict as a JSON-ready dict."""
+def sarif_log(
+    v: Verdict, *, tool_version: str = __version__, source_root: str | None = None
+) -> dict[str, Any]:
+    """Return the SARIF log of a verdict as a JSON-ready dict.
+
+    With ``source_root`` (an absolute directory), files under it are given
+    relative to the ``SRCROOT`` base id, which the run declares.
+    """
+    root = PurePosixPath(os.path.abspath(source_root)) if source_root else None
     rules: list[RuleMatch] = []
     index: dict[str, int] = {}
     results = []
@@ -149,8 +168,11 @@ def sarif_log(v: Verdict, *, tool_version: str = __version__) -> dict[str, Any]:
         if rule.id not in index:
             index[rule.id] = len(rules)
             rules.append(rule)
-        results.append(_result(f, index[rule.id], rule))
+        results.append(_result(f, index[rule.id], rule, root))
     p = v.projection
+    run: dict[str, Any] = {}
+    if root is not None:
+        run["originalUriBaseIds"] = {"SRCROOT": {"uri": root.as_uri() + "/"}}
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -163,6 +185,7 @@ def sarif_log(v: Verdict, *, tool_version: str = __version__) -> dict[str, Any]:
                         "rules": [_descriptor(r) for r in rules],
                     }
                 },
+                **run,
                 "results": results,
                 "properties": {
                     "target": v.target,
@@ -178,14 +201,16 @@ def sarif_log(v: Verdict, *, tool_version: str = __version__) -> dict[str, Any]:
     }
 
 
-def render_sarif(v: Verdict) -> str:
+def render_sarif(v: Verdict, source_root: str | None = None) -> str:
     """Return the SARIF log as a JSON document."""
-    return json.dumps(sarif_log(v), indent=2, ensure_ascii=False) + "\n"
+    log = sarif_log(v, source_root=source_root)
+    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
 
 
 class SarifRenderer:
     """SARIF 2.1.0 as a report file format (``--sarif PATH``)."""
 
     def render(self, report: ReportData) -> bytes:
-        """Return the SARIF log."""
-        return render_sarif(report.verdict).encode()
+        """Return the SARIF log, paths relative to the report's source root."""
+        root = report.source_root or os.environ.get("LEAKHUNTER_SOURCE_ROOT") or os.getcwd()
+        return render_sarif(report.verdict, root).encode()
