@@ -12,7 +12,6 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
-import ctypes
 import os
 import queue
 import re
@@ -21,44 +20,22 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO
 
+from leakhunter.collect.process import deathsig_hook as _deathsig_hook
+from leakhunter.collect.process import pump as _pump
 from leakhunter.errors import LeakhunterError
 from leakhunter.harness.build import build_zoo, zoo_dir
 
 __all__ = ["RunningScenario", "ZooStartError", "start"]
 
 _LISTENING = re.compile(r"^listening on (\S+:(\d+))\s*$")
-_PR_SET_PDEATHSIG = 1
 
 
 class ZooStartError(LeakhunterError):
     """A scenario process died or did not announce its address in time."""
-
-
-def _deathsig_hook() -> Callable[[], None] | None:
-    """Return a preexec_fn setting PR_SET_PDEATHSIG, or None off Linux."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)  # loaded before fork: the child only calls
-        prctl = libc.prctl
-    except (OSError, AttributeError):
-        return None
-
-    def hook() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-    return hook
-
-
-def _pump(stream: IO[str], sink: Callable[[str], None]) -> None:
-    with contextlib.suppress(ValueError, OSError):
-        for line in stream:
-            sink(line.rstrip("\n"))
 
 
 class RunningScenario:

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/leakhunter/zoo/internal/mockkafka"
 	"github.com/leakhunter/zoo/internal/zoo"
 )
 
@@ -48,7 +49,7 @@ func (h *IngestHandler) Track(evt *ClickEvent) error {
 
 func run(ctx context.Context, env zoo.Env) error {
 	const topic = "clickstream"
-	broker := startCluster(topic, 1)
+	broker := mockkafka.StartCluster(topic, 1)
 	broker.SetLatency(500 * time.Millisecond) // overloaded cluster, acks=all
 	q := NewQueue()
 	w, err := NewKafkaWriter(q, []string{broker.Addr()}, topic)

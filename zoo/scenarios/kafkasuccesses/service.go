@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/leakhunter/zoo/internal/mockkafka"
 	"github.com/leakhunter/zoo/internal/zoo"
 )
 
@@ -53,7 +54,7 @@ func (s *OrderService) PlaceOrder(n int) string {
 
 func run(ctx context.Context, env zoo.Env) error {
 	const topic = "order-events"
-	broker := startCluster(topic, 1)
+	broker := mockkafka.StartCluster(topic, 1)
 	w, err := NewEventWriter([]string{broker.Addr()}, topic)
 	if err != nil {
 		return err

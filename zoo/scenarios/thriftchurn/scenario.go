@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/apache/thrift/lib/go/thrift"
+
+	"github.com/leakhunter/zoo/internal/thriftkit"
 	"github.com/leakhunter/zoo/internal/zoo"
 )
 
@@ -23,7 +25,7 @@ func StartArchiveServer(h *ReportArchiver) (*thrift.TSimpleServer, string, error
 		return nil, "", err
 	}
 	conf := &thrift.TConfiguration{}
-	srv := thrift.NewTSimpleServer4(newArchiveProcessor(h), sock,
+	srv := thrift.NewTSimpleServer4(thriftkit.NewProcessor(map[string]thrift.TProcessorFunction{"archive": &archiveFunc{h}}), sock,
 		thrift.NewTFramedTransportFactoryConf(thrift.NewTTransportFactory(), conf),
 		thrift.NewTBinaryProtocolFactoryConf(conf))
 	if err := srv.Listen(); err != nil {

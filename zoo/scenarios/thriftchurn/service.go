@@ -7,9 +7,10 @@ package thriftchurn
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/apache/thrift/lib/go/thrift"
+
+	"github.com/leakhunter/zoo/internal/thriftkit"
 )
 
 // ReportRow is one line of a sales report.
@@ -133,7 +134,7 @@ func (a *archiveArgs) Write(ctx context.Context, out thrift.TProtocol) error {
 }
 
 func (a *archiveArgs) Read(ctx context.Context, in thrift.TProtocol) error {
-	return readStruct(ctx, in, func(id int16, t thrift.TType) (bool, error) {
+	return thriftkit.ReadStruct(ctx, in, func(id int16, t thrift.TType) (bool, error) {
 		var err error
 		switch {
 		case id == 1 && t == thrift.STRING:
@@ -197,12 +198,12 @@ func (r *archiveResult) Write(ctx context.Context, out thrift.TProtocol) error {
 }
 
 func (r *archiveResult) Read(ctx context.Context, in thrift.TProtocol) error {
-	return readStruct(ctx, in, func(id int16, t thrift.TType) (bool, error) {
+	return thriftkit.ReadStruct(ctx, in, func(id int16, t thrift.TType) (bool, error) {
 		if id != 0 || t != thrift.STRUCT {
 			return false, nil
 		}
 		r.Success = &Receipt{}
-		return true, readStruct(ctx, in, func(id int16, t thrift.TType) (bool, error) {
+		return true, thriftkit.ReadStruct(ctx, in, func(id int16, t thrift.TType) (bool, error) {
 			var err error
 			switch {
 			case id == 1 && t == thrift.I64:
@@ -215,68 +216,6 @@ func (r *archiveResult) Read(ctx context.Context, in thrift.TProtocol) error {
 			return true, err
 		})
 	})
-}
-
-func readStruct(ctx context.Context, in thrift.TProtocol, field func(id int16, t thrift.TType) (bool, error)) error {
-	if _, err := in.ReadStructBegin(ctx); err != nil {
-		return err
-	}
-	for {
-		_, t, id, err := in.ReadFieldBegin(ctx)
-		if err != nil {
-			return err
-		}
-		if t == thrift.STOP {
-			break
-		}
-		known, err := field(id, t)
-		if err != nil {
-			return err
-		}
-		if !known {
-			if err := thrift.SkipDefaultDepth(ctx, in, t); err != nil {
-				return err
-			}
-		}
-		if err := in.ReadFieldEnd(ctx); err != nil {
-			return err
-		}
-	}
-	return in.ReadStructEnd(ctx)
-}
-
-// archiveProcessor is the hand-written equivalent of the generated
-// ReportArchiveProcessor.
-type archiveProcessor struct {
-	fns map[string]thrift.TProcessorFunction
-}
-
-func newArchiveProcessor(h *ReportArchiver) *archiveProcessor {
-	return &archiveProcessor{fns: map[string]thrift.TProcessorFunction{"archive": &archiveFunc{h}}}
-}
-
-func (p *archiveProcessor) ProcessorMap() map[string]thrift.TProcessorFunction { return p.fns }
-
-func (p *archiveProcessor) AddToProcessorMap(name string, fn thrift.TProcessorFunction) {
-	p.fns[name] = fn
-}
-
-func (p *archiveProcessor) Process(ctx context.Context, in, out thrift.TProtocol) (bool, thrift.TException) {
-	name, _, seqID, err := in.ReadMessageBegin(ctx)
-	if err != nil {
-		return false, thrift.WrapTException(err)
-	}
-	if fn, ok := p.fns[name]; ok {
-		return fn.Process(ctx, seqID, in, out)
-	}
-	_ = thrift.SkipDefaultDepth(ctx, in, thrift.STRUCT)
-	_ = in.ReadMessageEnd(ctx)
-	x := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, fmt.Sprintf("unknown function %s", name))
-	_ = out.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqID)
-	_ = x.Write(ctx, out)
-	_ = out.WriteMessageEnd(ctx)
-	_ = out.Flush(ctx)
-	return false, x
 }
 
 type archiveFunc struct{ h *ReportArchiver }
@@ -293,17 +232,5 @@ func (f *archiveFunc) Process(ctx context.Context, seqID int32, in, out thrift.T
 	if err != nil {
 		return false, thrift.WrapTException(err)
 	}
-	if err := out.WriteMessageBegin(ctx, "archive", thrift.REPLY, seqID); err != nil {
-		return false, thrift.WrapTException(err)
-	}
-	if err := (&archiveResult{Success: receipt}).Write(ctx, out); err != nil {
-		return false, thrift.WrapTException(err)
-	}
-	if err := out.WriteMessageEnd(ctx); err != nil {
-		return false, thrift.WrapTException(err)
-	}
-	if err := out.Flush(ctx); err != nil {
-		return false, thrift.WrapTException(err)
-	}
-	return true, nil
+	return thriftkit.WriteReply(ctx, out, "archive", seqID, &archiveResult{Success: receipt})
 }

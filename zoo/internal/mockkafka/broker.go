@@ -1,4 +1,6 @@
-package kafkasuccesses
+// Package mockkafka runs sarama's MockBroker (a real Kafka-protocol test broker) as
+// the upstream of the zoo's Kafka scenarios.
+package mockkafka
 
 import (
 	"fmt"
@@ -24,9 +26,9 @@ func (l *brokerLog) Fatal(args ...any)                 { l.logf("fatal: %s", fmt
 func (l *brokerLog) Fatalf(format string, args ...any) { l.logf("fatal: "+format, args...) }
 func (l *brokerLog) Helper()                           {}
 
-// startCluster starts a one-broker Kafka stand-in on loopback that leads every
+// StartCluster starts a one-broker Kafka stand-in on loopback that leads every
 // partition of topic and acknowledges every produce request.
-func startCluster(topic string, partitions int32) *sarama.MockBroker {
+func StartCluster(topic string, partitions int32) *sarama.MockBroker {
 	rep := &brokerLog{}
 	b := sarama.NewMockBrokerAddr(rep, 1, "127.0.0.1:0")
 	meta := sarama.NewMockMetadataResponse(rep).SetBroker(b.Addr(), b.BrokerID()).SetController(b.BrokerID())
