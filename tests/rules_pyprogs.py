@@ -1,0 +1,87 @@
+"""Run tests/pyprogs_rules (leak patterns of real Python services) and record sessions.
+
+- `running(pattern)` starts ``python -m leaks --pattern NAME`` (this interpreter,
+  tests/pyprogs_rules on PYTHONPATH) as a child in its own process group, with
+  PR_SET_PDEATHSIG on Linux, and stops the whole group (the program and any
+  upstream it spawned) on exit, as the zoo harness does: no orphans.
+- `record(pattern, out)` runs one pattern and records a session of it with the
+  real collector (12 snapshots at 0.5 s, like tests/rules_goprogs.py).
+- `PATTERNS` maps each pattern to its rate and the rule its lead finding must
+  get; `lead` picks that finding.
+
+Needs no Go: the programs serve leakhunter.agent in-process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from leakhunter.analyze.verdict import Finding, Verdict
+from leakhunter.collect.watch import WatchOptions, WatchResult, collect
+from leakhunter.harness.run import RunningScenario, _deathsig_hook
+
+TESTS = Path(__file__).resolve().parent
+SOURCES = TESTS / "pyprogs_rules"
+
+#: pattern -> (operations per second, evidence of its lead finding, rule id that finding must get).
+#: The lead finding is the first one (leaks rank first) carrying that evidence: "goroutine"
+#: for tasks and threads (a heap finding linked to them counts), "heap" for memory.
+PATTERNS: dict[str, tuple[int, str, str]] = {
+    "task-event-never-set": (50, "goroutine", "PY-TASK-NEVER-AWAITED"),
+    "task-future-never-resolved": (50, "goroutine", "PY-TASK-NEVER-AWAITED"),
+    "socket-per-call": (50, "heap", "PY-SOCKET-OR-FILE-NOT-CLOSED"),
+    "file-per-upload": (50, "heap", "PY-SOCKET-OR-FILE-NOT-CLOSED"),
+    "httpx-client-per-call": (20, "heap", "PY-AIOHTTP-SESSION-NOT-CLOSED"),
+    # near-misses: a leak of the same shape that is not the rule's pattern
+    "task-retry-sleeping": (50, "goroutine", "GO-GENERIC-GOROUTINES-SLEEP"),
+    "audit-list-growth": (100, "heap", "GO-GENERIC-HEAP-GROWTH"),
+}
+
+
+def lead(v: Verdict, evidence: str) -> Finding | None:
+    """Return the first finding of a verdict carrying ``evidence`` (its kind or a linked one)."""
+    return next((f for f in v.findings if evidence in (f.kind.value, *f.linked)), None)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SOURCES), env.get("PYTHONPATH")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("PYTHONTRACEMALLOC", None)
+    return env
+
+
+@contextlib.contextmanager
+def running(pattern: str, rate: float | None = None, duration: float = 30.0) -> Iterator[str]:
+    """Run one pattern; yield the base URL of its agent; stop its process group on exit."""
+    rate = PATTERNS[pattern][0] if rate is None else rate
+    with tempfile.TemporaryDirectory(prefix=f"pyprog-{pattern}-") as workdir:
+        cmd = [sys.executable, "-m", "leaks", "--pattern", pattern, "--rate", f"{rate:g}"]
+        cmd += ["--duration", f"{duration:g}", "--linger", "60", "--workdir", workdir]
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+            preexec_fn=_deathsig_hook(),  # only calls prctl: fork-safe
+            env=_env(),
+            cwd=workdir,
+        )
+        with RunningScenario(f"pyprog {pattern}", proc, timeout=60.0) as run:
+            yield run.url
+
+
+def record(pattern: str, out: Path, snapshots: int = 12, interval: float = 0.5) -> WatchResult:
+    """Record a session of one pattern into out (a new folder)."""
+    options = WatchOptions(interval=interval, snapshots=snapshots, dump_growth=1_000_000_000)
+    with running(pattern) as url:
+        return collect(url, options, out, manifest_options={"pyprog": {"pattern": pattern}})
