@@ -1,21 +1,25 @@
 """Rule fixtures: real findings (and what their session saw) as small JSON files.
 
 Each fixture under tests/data/rules/ holds one finding of a real recorded session
-(a zoo scenario or a tests/goprogs_rules pattern): its kind, stacks, goroutine
-facts and series, plus the slice of the session's facts the rules can ask about
-(packages, goroutine groups, the creator's stacks, the finding's site). Tests
-rebuild the Finding and SessionFacts from it and run the rule engine, without Go.
+(a zoo scenario, a tests/goprogs_rules pattern on the Go runtime or a
+tests/pyprogs_rules pattern of a CPython process serving leakhunter.agent): its
+kind, stacks, goroutine (task/thread) facts and series, plus the slice of the
+session's facts the rules can ask about (packages, goroutine groups, the
+creator's stacks, the finding's site). Tests rebuild the Finding and SessionFacts
+from it and run the rule engine, without Go and without running Python services.
 
-    python tests/rules_fixtures.py capture [--goprogs]   # rewrite tests/data/rules/
+    python tests/rules_fixtures.py capture [--goprogs] [--pyprogs]  # rewrite tests/data/rules/
 
-captures every finding of the cached zoo sessions (~/.cache/leakhunter/zoo-sessions)
-and, with --goprogs, records each goprog pattern afresh. ``expect`` in a fixture is
-the rule the engine picked at capture time: review the diff before committing.
+captures every finding of the cached zoo sessions (~/.cache/leakhunter/zoo-sessions,
+Go and py-* scenarios) and, with --goprogs / --pyprogs, records each goprog / pyprog
+pattern afresh. ``expect`` in a fixture is the rule the engine picked at capture
+time: review the diff before committing.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -211,15 +215,35 @@ def _write(stem: str, source: str, f: Finding, s: SessionFacts) -> None:
     print(f"{stem}: {doc['expect']}")
 
 
+_PY_STDLIB = re.compile(r"/lib/python(3\.\d+)/")
+
+
+def runtime_of(findings: Sequence[Finding]) -> str:
+    """Say which real runtime recorded the findings: Go, or CPython (from its stdlib paths)."""
+    files = [
+        fr.file
+        for f in findings
+        for fr in (*f.stack, *(f.goroutines.stack if f.goroutines else ()))
+    ]
+    if not any(fl.endswith(".py") for fl in files):
+        return "real Go runtime"
+    version = next((m.group(1) for fl in files if (m := _PY_STDLIB.search(fl))), "3")
+    return f"real CPython {version} runtime (leakhunter.agent in-process, tracemalloc on)"
+
+
 def capture_session(prefix: str, directory: Path, source: str, limit: int = 4) -> None:
-    """Write one fixture per finding (up to limit) of a recorded session."""
+    """Write one fixture per finding (up to limit) of a recorded session.
+
+    ``source`` says where the session comes from; the runtime it ran on is appended.
+    """
     findings, facts = _analyze(directory)
+    source = f"{source}, {runtime_of(findings)}"
     for i, f in enumerate(findings[:limit]):
         _write(f"{prefix}-{i}", source, f, facts)
 
 
-def capture(goprogs: bool = False) -> None:
-    """Rewrite the fixtures from the cached zoo sessions (and, with goprogs, fresh runs)."""
+def capture(goprogs: bool = False, pyprogs: bool = False) -> None:
+    """Rewrite the fixtures from the cached zoo sessions (and, with goprogs/pyprogs, fresh runs)."""
     from leakhunter.harness.manifest import load_manifest
 
     FIXTURES.mkdir(parents=True, exist_ok=True)
@@ -230,22 +254,33 @@ def capture(goprogs: bool = False) -> None:
             continue
         source = (
             f"zoo scenario {sc.name}: cached recording (python -m leakhunter.harness record "
-            f"{sc.name} OUT --snapshots 15 --interval 1), real Go runtime"
+            f"{sc.name} OUT --snapshots 15 --interval 1)"
         )
         capture_session(f"zoo-{sc.name}", path, source)
-    if not goprogs:
-        return
-    from rules_goprogs import PATTERNS, record
+    if goprogs:
+        from rules_goprogs import PATTERNS, record
 
-    for pattern in PATTERNS:
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / pattern
-            record(pattern, out)
-            source = (
-                f"tests/goprogs_rules pattern {pattern}: recorded with rules_goprogs.record "
-                "(12 snapshots at 0.5 s), real Go runtime"
-            )
-            capture_session(f"goprog-{pattern}", out, source, limit=2)
+        for pattern in PATTERNS:
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / pattern
+                record(pattern, out)
+                source = (
+                    f"tests/goprogs_rules pattern {pattern}: recorded with rules_goprogs.record "
+                    "(12 snapshots at 0.5 s)"
+                )
+                capture_session(f"goprog-{pattern}", out, source, limit=2)
+    if pyprogs:
+        import rules_pyprogs
+
+        for pattern in rules_pyprogs.PATTERNS:
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / pattern
+                rules_pyprogs.record(pattern, out)
+                source = (
+                    f"tests/pyprogs_rules pattern {pattern}: recorded with rules_pyprogs.record "
+                    "(12 snapshots at 0.5 s)"
+                )
+                capture_session(f"pyprog-{pattern}", out, source, limit=2)
 
 
 def reexpect() -> None:
@@ -268,6 +303,6 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["reexpect"]:
         reexpect()
     elif sys.argv[1:2] == ["capture"]:
-        capture(goprogs="--goprogs" in sys.argv)
+        capture(goprogs="--goprogs" in sys.argv, pyprogs="--pyprogs" in sys.argv)
     else:
-        sys.exit("usage: python tests/rules_fixtures.py capture [--goprogs] | reexpect")
+        sys.exit("usage: python tests/rules_fixtures.py capture [--goprogs] [--pyprogs] | reexpect")

@@ -1,9 +1,11 @@
 """Builtin rules on real findings: a positive case and a near-miss for every rule.
 
 Fixtures (tests/data/rules/*.json) are findings of real recorded sessions: zoo
-scenarios and tests/goprogs_rules patterns, all on the real Go runtime (see
-tests/rules_fixtures.py). A near-miss is a real finding that shares the
-positive's kind or library or wait state but is a different pattern.
+scenarios and tests/goprogs_rules patterns on the real Go runtime, Python zoo
+scenarios and tests/pyprogs_rules patterns in real CPython processes serving
+leakhunter.agent (see tests/rules_fixtures.py). A near-miss is a real finding
+that shares the positive's kind or library or wait state but is a different
+pattern.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import pytest
 
 import rules_fixtures as rf
+from leakhunter.harness.manifest import load_manifest
 from leakhunter.rules import best_match, builtin_rules
 from leakhunter.rules.engine import Match, match_rule
 from leakhunter.rules.facts import finding_facts
+from rules_pyprogs import PATTERNS as PYPROG_PATTERNS
 
 RULES = builtin_rules()
 BY_ID = {r.id: r for r in RULES}
@@ -107,6 +111,34 @@ CASES: dict[str, tuple[tuple[str, ...], str]] = {
         "goprog-subslice-retention-0",
     ),
     "GO-GENERIC-CHURN": (("zoo-bursty-load-0",), "zoo-thrift-buffer-churn-0"),
+    "PY-TASK-QUEUE-NO-CONSUMER": (
+        ("zoo-py-task-queue-no-consumer-0",),
+        "pyprog-task-event-never-set-0",  # tasks parked on an Event, not a queue
+    ),
+    "PY-TASK-NEVER-AWAITED": (
+        ("pyprog-task-event-never-set-0", "pyprog-task-future-never-resolved-0"),
+        "pyprog-task-retry-sleeping-1",  # tasks in asyncio.sleep: they will wake up
+    ),
+    "PY-THREAD-NEVER-JOINED": (
+        ("zoo-py-thread-never-joined-0",),
+        "pyprog-task-event-never-set-0",  # the same "event wait", in tasks, not threads
+    ),
+    "PY-UNBOUNDED-CACHE": (
+        ("zoo-py-unbounded-dict-cache-0",),
+        "pyprog-audit-list-growth-0",  # retained and growing, but an audit list, not a cache
+    ),
+    "PY-AIOHTTP-SESSION-NOT-CLOSED": (
+        (
+            "zoo-py-aiohttp-session-not-closed-0",
+            "zoo-py-aiohttp-session-not-closed-1",
+            "pyprog-httpx-client-per-call-0",
+        ),
+        "pyprog-socket-per-call-0",  # raw sockets kept open, no client session
+    ),
+    "PY-SOCKET-OR-FILE-NOT-CLOSED": (
+        ("pyprog-socket-per-call-0", "pyprog-file-per-upload-0"),
+        "zoo-py-aiohttp-session-not-closed-0",  # sessions hold sockets too: the session rule
+    ),
 }
 
 #: generic rules, checked with only the generic rules loaded: fixture -> rule
@@ -128,17 +160,40 @@ def _best(name: str) -> Match | None:
 
 
 def test_every_specific_rule_has_cases() -> None:
-    # PY-* rules are checked on live Python services (tests/test_agent_watch.py); their
-    # real-session fixtures are still to be recorded.
-    specific = {r.id for r in RULES if not r.id.startswith(("GO-GENERIC-", "PY-"))}
+    specific = {r.id for r in RULES if not r.id.startswith("GO-GENERIC-")}
     assert specific <= set(CASES), sorted(specific - set(CASES))
     assert set(CASES) <= set(BY_ID)
+
+
+def _is_python(name: str) -> bool:
+    """Return True for fixtures of Python services (pyprogs and the zoo's py-* scenarios)."""
+    return name.startswith(("pyprog-", "zoo-py-"))
 
 
 def test_every_fixture_is_real() -> None:
     for name in rf.names():
         _, _, doc = rf.load(name)
-        assert "real Go runtime" in doc["source"], name
+        frames = [
+            *doc["finding"]["stack"],
+            *((doc["finding"]["goroutines"] or {}).get("stack", [])),
+        ]
+        files = {str(f[1]).rsplit(".", 1)[-1] for f in frames if len(f) > 1 and f[1]}
+        if _is_python(name):
+            assert "real CPython 3." in doc["source"], name
+            assert "leakhunter.agent in-process" in doc["source"], name
+            assert "py" in files and "go" not in files, (name, files)
+        else:
+            assert "real Go runtime" in doc["source"], name
+            assert "go" in files and "py" not in files, (name, files)
+
+
+def test_python_fixtures_come_from_python_sources() -> None:
+    python = {f"zoo-{sc.name}" for sc in load_manifest() if sc.runtime == "python"}
+    for name in rf.names():
+        if name.startswith("zoo-"):
+            assert _is_python(name) == (name.rsplit("-", 1)[0] in python), name
+        elif _is_python(name):
+            assert name.rsplit("-", 1)[0].removeprefix("pyprog-") in PYPROG_PATTERNS, name
 
 
 @pytest.mark.parametrize(
