@@ -42,9 +42,12 @@ def test_watch_judges_python_services(scenario: str, verdict: str, tmp_path: Pat
         assert entry is not None
         leaks = [f for f in v.findings if f.verdict.value == "leak"]
         assert leaks[0].culprit is not None and leaks[0].culprit.function in entry.culprits
-        goroutine = [f for f in leaks if f.kind.value == "goroutine"]
-        assert goroutine and goroutine[0].rule is not None
-        assert goroutine[0].rule.id == "PY-TASK-QUEUE-NO-CONSUMER"
+        # the parked tasks were created by the handler that allocated what they hold
+        # (the dump's "created by"): one finding, heap and goroutine evidence linked
+        lead = leaks[0]
+        assert {"heap", "goroutine"} <= {lead.kind.value, *lead.linked}, lead.linked
+        assert lead.goroutines is not None and lead.goroutines.state == "queue get"
+        assert lead.rule is not None and lead.rule.id == "PY-TASK-QUEUE-NO-CONSUMER"
 
 
 def test_demo_runs_the_live_python_leak_when_go_is_missing(tmp_path: Path) -> None:

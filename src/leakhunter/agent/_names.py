@@ -20,6 +20,10 @@ from leakhunter.model.goroutine import Frame
 __all__ = ["Namer"]
 
 
+def _builtin_type(t: type) -> bool:
+    return getattr(t, "__module__", None) == "builtins"
+
+
 def _codes_of(module: ModuleType) -> list[CodeType]:
     """Return the code objects defined in a module: functions, methods, nested ones."""
     filename = getattr(module, "__file__", None)
@@ -46,7 +50,10 @@ def _codes_of(module: ModuleType) -> list[CodeType]:
     def walk(namespace: dict[str, object], depth: int) -> None:
         for value in list(namespace.values()):
             if isinstance(value, type) and depth < 4:
-                if getattr(value, "__module__", None) == module.__name__ and id(value) not in seen:
+                # not only classes whose __module__ is this module: httpx, httpcore and
+                # others re-home public classes (__module__ = "httpx") defined here;
+                # code() keeps only code objects of this file either way
+                if id(value) not in seen and not _builtin_type(value):
                     seen.add(id(value))
                     walk(dict(vars(value)), depth + 1)
             elif isinstance(value, property):

@@ -150,7 +150,8 @@ def traced_sites(namer: Namer) -> tuple[Site, ...]:
     del raw
     sites = []
     for tb, (count, size) in groups.items():
-        if tb and tb[0][0].startswith(_AGENT_DIR):
+        # the agent's own memory (its caches, linecache lines it read) is not the app's
+        if any(f.startswith(_AGENT_DIR) for f, _ in tb):
             continue
         sites.append(Site(tuple(namer.line_frame(f, n) for f, n in tb), count, size))
     return tuple(sites)
