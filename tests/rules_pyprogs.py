@@ -53,9 +53,9 @@ PATTERNS: dict[str, tuple[int, str, str]] = {
     "task-retry-sleeping": (
         50,
         "leaks.RetryScheduler.retry_later",  # the tasks (the jobs they hold: .submit)
-        "GO-GENERIC-GOROUTINES-SLEEP",
+        "PY-GENERIC-TASKS",
     ),
-    "audit-list-growth": (100, "leaks.AuditTrail.log_request", "GO-GENERIC-HEAP-GROWTH"),
+    "audit-list-growth": (100, "leaks.AuditTrail.log_request", "PY-GENERIC-HEAP-GROWTH"),
 }
 
 

@@ -151,6 +151,8 @@ GENERIC_CASES = {
     "goprog-http-client-per-request-0": "GO-GENERIC-GOROUTINES-IO",
     "zoo-unbounded-map-cache-0": "GO-GENERIC-HEAP-GROWTH",
     "zoo-thrift-buffer-churn-0": "GO-GENERIC-CHURN",
+    "pyprog-audit-list-growth-0": "PY-GENERIC-HEAP-GROWTH",  # Python findings: Python words
+    "pyprog-task-retry-sleeping-1": "PY-GENERIC-TASKS",
 }
 
 
@@ -160,9 +162,17 @@ def _best(name: str) -> Match | None:
 
 
 def test_every_specific_rule_has_cases() -> None:
-    specific = {r.id for r in RULES if not r.id.startswith("GO-GENERIC-")}
+    specific = {r.id for r in RULES if "-GENERIC-" not in r.id}
     assert specific <= set(CASES), sorted(specific - set(CASES))
     assert set(CASES) <= set(BY_ID)
+
+
+@pytest.mark.parametrize("fixture", rf.names())
+def test_rules_of_one_runtime_never_name_the_other(fixture: str) -> None:
+    """Go rules (goroutines, go tool pprof) never explain Python findings, and back."""
+    m = _best(fixture)
+    assert m is not None
+    assert m.rule.id.startswith("PY-" if _is_python(fixture) else "GO-"), (fixture, m.rule.id)
 
 
 def _is_python(name: str) -> bool:
@@ -228,7 +238,7 @@ def test_fixture_expectation(fixture: str) -> None:
 
 @pytest.mark.parametrize(("fixture", "rule_id"), sorted(GENERIC_CASES.items()))
 def test_generic_rule_when_nothing_specific(fixture: str, rule_id: str) -> None:
-    generic = [r for r in RULES if r.id.startswith("GO-GENERIC-")]
+    generic = [r for r in RULES if "-GENERIC-" in r.id]
     f, s, _ = rf.load(fixture)
     m = best_match(f, generic, s)
     assert m is not None and m.rule.id == rule_id
@@ -237,6 +247,7 @@ def test_generic_rule_when_nothing_specific(fixture: str, rule_id: str) -> None:
 def test_every_finding_kind_has_a_generic_rule() -> None:
     generic = {r.id for r in RULES if r.generic}
     assert {"GO-GENERIC-HEAP-GROWTH", "GO-GENERIC-CHURN", "GO-GENERIC-GOROUTINES"} <= generic
+    assert {"PY-GENERIC-HEAP-GROWTH", "PY-GENERIC-CHURN", "PY-GENERIC-TASKS"} <= generic
     for cls in ("channel", "select", "sync", "io", "sleep", "syscall", "running"):
         assert f"GO-GENERIC-GOROUTINES-{cls.upper()}" in generic
 

@@ -157,6 +157,13 @@ def test_empty_when_block_and_unknown_top_level_key() -> None:
     assert problems("") == ["r.toml:1: no rules: expected one or more [[rule]] tables"]
 
 
+def test_runtime_must_be_go_or_python() -> None:
+    text = '[[rule]]\nid = "ACME-A"\ntitle = "t"\nexplanation = "e"\nfix = "f"\n'
+    text += 'runtime = "java"\n[[rule.when]]\nkind = ["heap"]\n'
+    assert problems(text) == ["r.toml:6: 'runtime' must be one of: go, python"]
+    assert problems(text.replace("java", "python")) == []
+
+
 def test_duplicate_ids_in_a_file_and_across_files(tmp_path: Path) -> None:
     one = GOOD + GOOD.split("\n", 2)[2]
     assert any("duplicate rule id ACME-QUOTE-CACHE (first at line 3)" in p for p in problems(one))

@@ -52,6 +52,7 @@ def _show(args: argparse.Namespace) -> int:
     lines = [
         f"{rule.id}: {rule.title}",
         f"source: {rule.source}:{rule.line}" + ("" if rule.builtin else " (user rule)"),
+        f"runtime: {rule.runtime or 'any'}",
         f"confidence adjustment: {rule.confidence:+.2f}",
         "",
         *_paragraph("what it means and why it leaks", rule.explanation),

@@ -219,6 +219,8 @@ def match_block(c: Conditions, ff: FindingFacts, s: SessionFacts) -> tuple[str, 
 
 def match_rule(rule: Rule, ff: FindingFacts, s: SessionFacts) -> Match | None:
     """Return the rule's most specific matching block as a Match, or None."""
+    if rule.runtime is not None and rule.runtime != ff.runtime:
+        return None
     best: Match | None = None
     for block in rule.when:
         ev = match_block(block, ff, s)

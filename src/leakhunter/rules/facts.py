@@ -116,6 +116,7 @@ class FindingFacts:
     object_size: str | None
     object_bytes: float | None
     leaked: bool | None
+    runtime: str = "go"
 
 
 def leaf_frame(stack: Sequence[Frame]) -> Frame | None:
@@ -249,6 +250,19 @@ def _objects(site: SiteFacts | None) -> tuple[str | None, float | None]:
     return None, per
 
 
+def _runtime(views: Sequence[Sequence[Frame]], s: SessionFacts) -> str:
+    """Return "python" when the finding's (else the session's) frames are Python code.
+
+    Frames name their files; an agent's census frames of builtin types carry no
+    file, so the session's other stacks decide for them.
+    """
+    for stacks in (views, s.stacks):
+        files = [f.file for stack in stacks for f in stack if f.file]
+        if files:
+            return "python" if any(f.endswith(".py") for f in files) else "go"
+    return "go"
+
+
 def _object_size(site: SiteFacts | None) -> str | None:
     """Whether the average live object at the site grows (buffers that keep doubling).
 
@@ -304,6 +318,7 @@ def finding_facts(f: Finding, s: SessionFacts) -> FindingFacts:
         object_size=_object_size(site),
         object_bytes=per_object,
         leaked=leaked,
+        runtime=_runtime(views, s),
     )
 
 

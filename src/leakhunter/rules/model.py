@@ -46,6 +46,7 @@ SHAPES = tuple(s.value for s in Shape)
 ALLOC_VALUES = ("churn", "retained")
 OBJECT_VALUES = ("flat", "growing")
 OBJECT_SIZE_VALUES = ("flat", "growing")
+RUNTIMES = ("go", "python")
 ORIGINS = ("app", "stdlib", "third-party", "runtime")
 
 #: Weight of each condition in a block's specificity. Frame regexes weigh the
@@ -181,6 +182,7 @@ class Rule:
     sketch: str = ""
     confidence: float = 0.0  # added to a matched finding's confidence, clamped to 0..1
     references: tuple[str, ...] = ()
+    runtime: str | None = None  # "go" / "python": only findings of that runtime (None: any)
     source: str = ""  # file the rule was loaded from
     line: int = 0
     builtin: bool = True

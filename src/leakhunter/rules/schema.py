@@ -32,6 +32,7 @@ from leakhunter.rules.model import (
     OBJECT_SIZE_VALUES,
     OBJECT_VALUES,
     ORIGINS,
+    RUNTIMES,
     SHAPES,
     WAIT_CLASSES,
     Conditions,
@@ -52,6 +53,7 @@ _RULE_KEYS = (
     "sketch",
     "confidence",
     "references",
+    "runtime",
     "when",
 )
 Problems = list[tuple[int, str]]
@@ -332,6 +334,9 @@ def parse_rule(
     refs = _strings(raw.get("references", []))
     if refs is None:
         p.append((loc.rule(i, "references"), "'references' must be a list of strings"))
+    runtime = raw.get("runtime")
+    if runtime is not None and runtime not in RUNTIMES:
+        p.append((loc.rule(i, "runtime"), f"'runtime' must be one of: {', '.join(RUNTIMES)}"))
     blocks = raw.get("when")
     conds: list[Conditions] = []
     if not isinstance(blocks, list) or not blocks or not all(isinstance(b, dict) for b in blocks):
@@ -353,6 +358,7 @@ def parse_rule(
         when=tuple(conds),
         confidence=float(conf),
         references=refs or (),
+        runtime=runtime if isinstance(runtime, str) else None,
         source=source,
         line=loc.rule(i),
         builtin=builtin,
