@@ -69,3 +69,18 @@ def test_python_frames() -> None:
         m.origin(Frame("aiohttp.client.get", "/v/lib/python3.11/site-packages/aiohttp/c.py", 1))
         is Origin.THIRD_PARTY
     )
+
+
+def test_python_culprit_stops_at_the_event_loop_dispatcher() -> None:
+    """A library's allocation in a loop callback is not the doing of the main() below the loop."""
+    m = AppMatcher(prefix="shop")
+    py = "/usr/lib/python3.11/"
+    callback = (
+        Frame("aiohttp.client_proto.ResponseHandler.data_received", "/site/aiohttp/cp.py", 9),
+        Frame("asyncio.events.Handle._run", py + "asyncio/events.py", 80),
+        Frame("asyncio.base_events.BaseEventLoop._run_once", py + "asyncio/base_events.py", 1922),
+        Frame("shop.server.main", "/srv/shop/server.py", 40),
+    )
+    assert culprit(callback, m) is None
+    in_task = (Frame("shop.orders.place_order", "/srv/shop/orders.py", 12), *callback[1:])
+    assert culprit(in_task, m) == in_task[0]

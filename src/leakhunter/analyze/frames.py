@@ -125,9 +125,21 @@ def _python_origin(file: str) -> Origin:
     return Origin.APP
 
 
+#: Frames that run event-loop callbacks: what sits below them (``asyncio.run(main())``)
+#: started the loop, not this work. Python stacks only; Go stacks never hold them.
+_DISPATCHERS = frozenset({"asyncio.events.Handle._run"})
+
+
 def culprit(frames: Sequence[Frame], matcher: AppMatcher) -> Frame | None:
-    """Return the innermost application frame, or None if the stack has none."""
+    """Return the innermost application frame, or None if the stack has none.
+
+    The search stops at an event-loop dispatcher: memory a library allocates in
+    a loop callback (a protocol's ``data_received``) is not the doing of the
+    ``main()`` that started the loop.
+    """
     for f in frames:
+        if f.function in _DISPATCHERS:
+            return None
         if matcher.is_app(f):
             return f
     return None
