@@ -17,6 +17,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet -e '.[dev]'
   touch "$stamp"
 fi
+# Byte-compile the package as a regular (non-editable) install does: with
+# PYTHONDONTWRITEBYTECODE set, every `leakhunter` run would compile it again.
+.venv/bin/python -m compileall -q src/leakhunter >/dev/null
 # Optional tools for benchmarks and browser tests (Debian packages), when we are root.
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   need=()

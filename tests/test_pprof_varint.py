@@ -94,3 +94,25 @@ def test_intern_stacks_and_gather():
     assert which.tolist() == [0, 1, 0, 2, 1]
     arr = np.arange(10)
     assert gather_segments(arr, np.array([1, 5, 9]), np.array([2, 0, 1])).tolist() == [1, 2, 9]
+
+
+@pytest.mark.parametrize(
+    "distinct", [3, 23, 30, 5000, 200_000], ids=["few", "just-few", "over-few", "many", "unique"]
+)
+def test_intern_segments_every_shape_agrees_with_a_dict(distinct):
+    # the three grouping paths (compare-each, sort-with-few-repeats, unique)
+    rng = np.random.default_rng(distinct)
+    pool = [rng.bytes(int(k)) for k in rng.integers(1, 30, size=distinct)]
+    picks = rng.integers(0, distinct, size=20_000)
+    if distinct == 200_000:  # nearly all distinct, a few repeats
+        picks = np.arange(20_000)
+        picks[rng.integers(0, 20_000, 40)] = 7
+    segs = [pool[i] for i in picks]
+    data = b"".join(segs)
+    offs = np.concatenate([[0], np.cumsum([len(s) for s in segs])]).astype(np.int64)
+    from leakhunter.model.profile import _intern_dict
+
+    want_reps, want_which = _intern_dict(data, offs)
+    reps, which = intern_segments(data, offs)
+    assert reps.tolist() == want_reps.tolist()
+    assert which.tolist() == want_which.tolist()

@@ -22,6 +22,7 @@ from leakhunter.formats.varint import (
     encode_varints,
     read_varints_at,
 )
+from leakhunter.model.grouping import first_occurrence, groups
 from leakhunter.model.profile import gather_segments, intern_segments
 
 __all__ = ["NeedsCanonical", "SampleScan", "build_sample_section", "scan_samples"]
@@ -111,10 +112,7 @@ class SampleScan:
             # cannot make two different sets equal.
             rows = np.zeros((len(lens), 8), dtype=np.uint8)
             rows[np.arange(8) < lens[:, None]] = data
-            _, reps, which = np.unique(
-                rows.view(np.uint64).reshape(-1), return_index=True, return_inverse=True
-            )
-            which = which.reshape(-1)
+            reps, which = groups(first_occurrence(rows.view(np.uint64).reshape(-1)))
         else:
             reps, which = intern_segments(raw, offs)
         return [raw[offs[r] : offs[r + 1]] for r in reps.tolist()], which

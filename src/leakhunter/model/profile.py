@@ -16,6 +16,8 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from leakhunter.model.grouping import first_occurrence, first_of_run, groups
+
 __all__ = [
     "Function",
     "Label",
@@ -210,22 +212,12 @@ def intern_segments(data: bytes, offs: I64) -> tuple[I64, I64]:
     rows = np.zeros((n, width), dtype=np.uint8)
     rows[np.arange(width) < lens[:, None]] = np.frombuffer(data, dtype=np.uint8)
     words = rows.view(np.uint64)
-    h = _hash_rows(words, lens)
-    ordered = np.sort(h)
-    if (ordered[1:] != ordered[:-1]).all():  # distinct hashes: distinct segments
-        every = np.arange(n, dtype=np.int64)
-        return every, every
-    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
-    # number distinct values in order of first appearance, without another sort
-    is_first = np.zeros(n, dtype=bool)
-    is_first[first] = True
-    seen_rank = np.cumsum(is_first) - 1
-    which = seen_rank[first][inverse.reshape(-1)]
-    reps = np.flatnonzero(is_first)
-    back = reps[which]
-    if not ((lens[back] == lens).all() and (words[back] == words).all()):
+    back = first_occurrence(_hash_rows(words, lens))
+    again = np.flatnonzero(back != np.arange(n))  # rows said to repeat an earlier one
+    rb = back[again]
+    if not ((lens[rb] == lens[again]).all() and (words[rb] == words[again]).all()):
         return _intern_dict(data, offs)  # a hash collision: settle it exactly
-    return reps.astype(np.int64), which.astype(np.int64)
+    return groups(back)
 
 
 def _hash_rows(words: npt.NDArray[np.uint64], lens: I64) -> npt.NDArray[np.uint64]:
@@ -246,8 +238,7 @@ def _intern_dict(data: bytes, offs: I64) -> tuple[I64, I64]:
         dtype=np.int64,
         count=len(bounds) - 1,
     )
-    reps = np.unique(which, return_index=True)[1]
-    return reps.astype(np.int64), which
+    return first_of_run(which), which
 
 
 def gather_segments(arr: npt.NDArray[_T], starts: I64, lens: I64) -> npt.NDArray[_T]:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from leakhunter.model.grouping import first_occurrence, first_of_run, groups
 from leakhunter.model.profile import Profile
 from leakhunter.ops.merge import BASE_LABEL
 
@@ -210,7 +211,7 @@ def _stack_nodes(fn: NodeTable, n_stacks: int) -> NodeTable:
         dtype=np.int64,
         count=n_stacks,
     )
-    chains = np.unique(nodes, return_index=True)[1].tolist()
+    chains = first_of_run(nodes).tolist()
     all_nodes = fn.stack_nodes.tolist()
     bounds = fn.stack_offsets.tolist()
     names: list[str] = []
@@ -277,7 +278,8 @@ def _flat_cum(
         stack_masks[:, w] = np.bitwise_or.reduceat(item_masks[frame_items, w], starts)
     # group stacks with the same node set, then spread each group's sum over its nodes
     if words == 1:
-        distinct, which = np.unique(stack_masks.reshape(-1), return_inverse=True)
+        firsts, which = groups(first_occurrence(stack_masks.reshape(-1).astype(np.uint64)))
+        distinct = stack_masks[firsts]
     else:
         rows = stack_masks.view(np.dtype((np.void, word.itemsize * words))).reshape(-1)
         distinct, which = np.unique(rows, return_inverse=True)

@@ -15,6 +15,7 @@ from dataclasses import replace
 import numpy as np
 import numpy.typing as npt
 
+from leakhunter.model.grouping import first_occurrence, groups
 from leakhunter.model.profile import (
     Function,
     Label,
@@ -197,14 +198,11 @@ def merge(profiles: Sequence[Profile]) -> Profile:
     label_table, label_ids = _label_sets(profiles)
     k = len(profiles[0].sample_types)
     key = which[np.concatenate(sample_stack)] * len(label_table) + np.concatenate(label_ids)
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    order = np.argsort(first)  # merged samples in first-seen order
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    values = np.zeros((order.size, k), dtype=np.int64)
-    np.add.at(values, rank[inverse.reshape(-1)], np.concatenate([p.values for p in profiles]))
-    keep = (values != 0).any(axis=1) if k else np.ones(order.size, dtype=bool)
-    chosen = first[order][keep]
+    first, group = groups(first_occurrence(key.astype(np.uint64)))  # first-seen order
+    values = np.zeros((first.size, k), dtype=np.int64)
+    np.add.at(values, group, np.concatenate([p.values for p in profiles]))
+    keep = (values != 0).any(axis=1) if k else np.ones(first.size, dtype=bool)
+    chosen = first[keep]
     merged_stack = which[np.concatenate(sample_stack)][chosen]
     merged_labels = np.concatenate(label_ids)[chosen]
     return _combine_headers(

@@ -1,0 +1,69 @@
+"""Group equal keys (64-bit hashes, masks, ids) in first-seen order, fast.
+
+np.unique would do, but it sorts every time and its first call imports
+numpy.ma (13 ms, a tenth of what `leakhunter top` spends decoding). The keys
+met on the hot paths come in two shapes with cheaper answers: a handful of
+distinct values (label sets: compare against each in turn) and nearly all
+distinct (stacks: one sort shows where the few repeats are).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["first_of_run", "first_occurrence", "groups"]
+
+I64 = npt.NDArray[np.int64]
+
+#: Up to this many distinct values, grouping by repeated comparison beats sorting.
+_FEW = 24
+
+
+def first_occurrence(keys: npt.NDArray[np.uint64]) -> I64:
+    """For each key, the index of the first key equal to it."""
+    n = keys.size
+    probe = np.sort(keys[: 4 * _FEW])
+    if probe.size and 1 + int(np.count_nonzero(probe[1:] != probe[:-1])) < _FEW // 2:
+        back = np.full(n, -1, dtype=np.int64)
+        for _ in range(_FEW):
+            left = back < 0
+            first = int(np.argmax(left))
+            if not left[first]:
+                return back
+            back[left & (keys == keys[first])] = first
+        # more distinct values than the probe promised: sort after all
+    ordered = np.sort(keys)
+    repeats = ordered[1:][ordered[1:] == ordered[:-1]]
+    back = np.arange(n, dtype=np.int64)
+    if repeats.size == 0:
+        return back
+    if repeats.size <= max(64, n // 256):  # a few repeats: settle just those
+        flagged = np.flatnonzero(np.isin(keys, repeats))
+        seen: dict[int, int] = {}
+        for i, v in zip(flagged.tolist(), keys[flagged].tolist(), strict=True):
+            back[i] = seen.setdefault(v, i)
+        return back
+    order = np.argsort(keys, kind="stable")  # equal keys stay in index order
+    ordered = keys[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    back[order] = np.repeat(order[starts], np.diff(np.append(starts, n)))
+    return back
+
+
+def groups(back: I64) -> tuple[I64, I64]:
+    """From first_occurrence's answer: the first index of each group, and each key's group.
+
+    Groups are numbered in first-seen order.
+    """
+    is_first = back == np.arange(back.size)
+    rank = np.cumsum(is_first) - 1
+    return np.flatnonzero(is_first), rank[back]
+
+
+def first_of_run(which: I64) -> I64:
+    """Each group's first index, given group numbers in first-seen order (0, 1, 0, 2...)."""
+    if which.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    before = np.maximum.accumulate(np.concatenate(([-1], which[:-1])))
+    return np.flatnonzero(which > before)
