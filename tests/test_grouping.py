@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from leakhunter.model.grouping import first_of_run, first_occurrence, groups
+from leakhunter.model.grouping import first_occurrence, first_of_run, groups
 
 
 def reference(keys: list[int]) -> list[int]:

@@ -73,7 +73,7 @@ def test_intern_segments_survives_hash_collisions(monkeypatch):
     # Force every hash equal: verification must notice and settle it exactly.
     import leakhunter.model.profile as model
 
-    monkeypatch.setattr(model, "_hash_rows", lambda words, lens: np.zeros(len(lens), np.uint64))
+    monkeypatch.setattr(model, "hash_rows", lambda words, lens: np.zeros(len(lens), np.uint64))
     data = b"aabbaacc"
     reps, which = intern_segments(data, np.array([0, 2, 4, 6, 8]))
     assert reps.tolist() == [0, 1, 3] and which.tolist() == [0, 1, 0, 2]
@@ -116,3 +116,16 @@ def test_intern_segments_every_shape_agrees_with_a_dict(distinct):
     reps, which = intern_segments(data, offs)
     assert reps.tolist() == want_reps.tolist()
     assert which.tolist() == want_which.tolist()
+
+
+def test_label_sets_in_place_survive_hash_collisions(monkeypatch):
+    # Every label hash equal: the in-place keys must still tell the sets apart.
+    import leakhunter.formats._pprof_samples as samples
+
+    monkeypatch.setattr(samples, "hash_rows", lambda words, lens: np.zeros(len(lens), np.uint64))
+    a, b = b"\x1a\x04\x08\x02\x18\x10", b"\x1a\x05\x08\x02\x18\x80\x04"
+    enc = [b"\x12\x01\x05" + lab for lab in (a, b, a, b"", b)]
+    scan = samples.scan_samples(enc)
+    blobs, which = scan.label_sets()
+    assert blobs[which[0]] == a and blobs[which[1]] == b and which.tolist()[2] == which[0]
+    assert blobs[which[3]] == b"" and which[4] == which[1]

@@ -22,7 +22,7 @@ from leakhunter.formats.varint import (
     encode_varints,
     read_varints_at,
 )
-from leakhunter.model.grouping import first_occurrence, groups
+from leakhunter.model.grouping import first_occurrence, groups, hash_rows
 from leakhunter.model.profile import gather_segments, intern_segments
 
 __all__ = ["NeedsCanonical", "SampleScan", "build_sample_section", "scan_samples"]
@@ -46,6 +46,8 @@ class SampleScan:
     packed varints (unpacked and split fields joined, which is byte-identical),
     likewise ``val_*``. Labels are the [start, end) range in ``buf`` of the
     sample's label fields, tags included (a valid Sample encoding), -1 if none.
+    ``buf`` ends with _PAD zero bytes past the last sample, so fixed-width
+    reads at any field never run off its end.
     """
 
     buf: bytes
@@ -102,20 +104,48 @@ class SampleScan:
         has = self.lab_start >= 0
         if not has.any():
             return [b""], np.zeros(len(self), dtype=np.int64)
-        u8 = np.frombuffer(self.buf, dtype=np.uint8)
         lens = np.where(has, self.lab_end - self.lab_start, 0)
-        data, offs = _gather(u8, np.where(has, self.lab_start, 0), lens)
+        starts = np.where(has, self.lab_start, 0)
+        if int(lens.max()) <= 8 * _KEY_WORDS:
+            keys = _window_keys(self.buf, starts, lens)
+            back = first_occurrence(hash_rows(keys, lens))
+            again = np.flatnonzero(back != np.arange(back.size))
+            if (keys[back[again]] == keys[again]).all() and (
+                lens[back[again]] == lens[again]
+            ).all():
+                reps, which = groups(back)
+                ends = starts + lens
+                return [
+                    self.buf[a:b]
+                    for a, b in zip(starts[reps].tolist(), ends[reps].tolist(), strict=True)
+                ], which
+        u8 = np.frombuffer(self.buf, dtype=np.uint8)
+        data, offs = _gather(u8, starts, lens)
         raw = data.tobytes()
-        if int(lens.max()) <= 8:
-            # Short label sets (one Go "bytes" or pprof.Do label) fit a 64-bit key
-            # exactly: each field starts with its non-zero tag, so zero padding
-            # cannot make two different sets equal.
-            rows = np.zeros((len(lens), 8), dtype=np.uint8)
-            rows[np.arange(8) < lens[:, None]] = data
-            reps, which = groups(first_occurrence(rows.view(np.uint64).reshape(-1)))
-        else:
-            reps, which = intern_segments(raw, offs)
+        reps, which = intern_segments(raw, offs)
         return [raw[offs[r] : offs[r + 1]] for r in reps.tolist()], which
+
+
+#: Label sets up to 8 * _KEY_WORDS bytes (one or two Go labels) are keyed in place.
+_KEY_WORDS = 2
+_PAD = bytes(8 * _KEY_WORDS)
+_LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
+
+
+def _window_keys(buf: bytes, starts: I64, lens: I64) -> npt.NDArray[np.uint64]:
+    """Read each short segment of buf as _KEY_WORDS little-endian words, zero-padded.
+
+    An unaligned view with a one-byte stride turns "the 8 bytes at position p"
+    into one gather, so no segment is copied out first. Each label field starts
+    with its non-zero tag and the length is compared too, so padding cannot
+    make two different sets equal.
+    """
+    padded = np.frombuffer(buf, dtype=np.uint8)  # scan_samples left _PAD zeros at the end
+    windows = np.ndarray(shape=(padded.size - 7,), dtype="<u8", buffer=padded.data, strides=(1,))
+    keys = np.empty((starts.size, _KEY_WORDS), dtype=np.uint64)
+    for w in range(_KEY_WORDS):
+        keys[:, w] = windows[starts + 8 * w] & _LOW_BYTES[np.clip(lens - 8 * w, 0, 8)]
+    return keys
 
 
 def _decode_packed(data: bytes, offs: I64) -> tuple[I64, U64]:
@@ -181,7 +211,7 @@ def scan_samples(samples: Sequence[bytes]) -> SampleScan:
     """
     samples = list(samples)  # upb containers make a new bytes object per access
     n = len(samples)
-    buf = b"".join(samples)
+    buf = b"".join([*samples, _PAD])
     u8 = np.frombuffer(buf, dtype=np.uint8)
     lens = np.fromiter(map(len, samples), dtype=np.int64, count=n)
     ends = np.cumsum(lens)

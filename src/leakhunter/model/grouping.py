@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["first_of_run", "first_occurrence", "groups"]
+__all__ = ["first_of_run", "first_occurrence", "groups", "hash_rows"]
 
 I64 = npt.NDArray[np.int64]
 
@@ -67,3 +67,13 @@ def first_of_run(which: I64) -> I64:
         return np.zeros(0, dtype=np.int64)
     before = np.maximum.accumulate(np.concatenate(([-1], which[:-1])))
     return np.flatnonzero(which > before)
+
+
+def hash_rows(words: npt.NDArray[np.uint64], lens: I64) -> npt.NDArray[np.uint64]:
+    """Mix each row of 64-bit words (and its length) into one 64-bit hash."""
+    h = lens.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    for j in range(words.shape[1]):
+        h ^= words[:, j]
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(29)
+    return h

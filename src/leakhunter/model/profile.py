@@ -16,7 +16,7 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from leakhunter.model.grouping import first_occurrence, first_of_run, groups
+from leakhunter.model.grouping import first_occurrence, first_of_run, groups, hash_rows
 
 __all__ = [
     "Function",
@@ -212,22 +212,12 @@ def intern_segments(data: bytes, offs: I64) -> tuple[I64, I64]:
     rows = np.zeros((n, width), dtype=np.uint8)
     rows[np.arange(width) < lens[:, None]] = np.frombuffer(data, dtype=np.uint8)
     words = rows.view(np.uint64)
-    back = first_occurrence(_hash_rows(words, lens))
+    back = first_occurrence(hash_rows(words, lens))
     again = np.flatnonzero(back != np.arange(n))  # rows said to repeat an earlier one
     rb = back[again]
     if not ((lens[rb] == lens[again]).all() and (words[rb] == words[again]).all()):
         return _intern_dict(data, offs)  # a hash collision: settle it exactly
     return groups(back)
-
-
-def _hash_rows(words: npt.NDArray[np.uint64], lens: I64) -> npt.NDArray[np.uint64]:
-    """Mix each row of 64-bit words (and its length) into one 64-bit hash."""
-    h = lens.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    for j in range(words.shape[1]):
-        h ^= words[:, j]
-        h *= np.uint64(0xBF58476D1CE4E5B9)
-        h ^= h >> np.uint64(29)
-    return h
 
 
 def _intern_dict(data: bytes, offs: I64) -> tuple[I64, I64]:
