@@ -22,7 +22,7 @@ from leakhunter.formats.varint import (
     encode_varints,
     read_varints_at,
 )
-from leakhunter.model.grouping import first_occurrence, groups, hash_rows
+from leakhunter.model.grouping import PAD, first_occurrence, groups, hash_rows, window_words
 from leakhunter.model.profile import gather_segments, intern_segments
 
 __all__ = ["NeedsCanonical", "SampleScan", "build_sample_section", "scan_samples"]
@@ -107,7 +107,7 @@ class SampleScan:
         lens = np.where(has, self.lab_end - self.lab_start, 0)
         starts = np.where(has, self.lab_start, 0)
         if int(lens.max()) <= 8 * _KEY_WORDS:
-            keys = _window_keys(self.buf, starts, lens)
+            keys = window_words(np.frombuffer(self.buf, np.uint8), starts, lens, _KEY_WORDS)
             back = first_occurrence(hash_rows(keys, lens))
             again = np.flatnonzero(back != np.arange(back.size))
             if (keys[back[again]] == keys[again]).all() and (
@@ -128,24 +128,7 @@ class SampleScan:
 
 #: Label sets up to 8 * _KEY_WORDS bytes (one or two Go labels) are keyed in place.
 _KEY_WORDS = 2
-_PAD = bytes(8 * _KEY_WORDS)
-_LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
-
-
-def _window_keys(buf: bytes, starts: I64, lens: I64) -> npt.NDArray[np.uint64]:
-    """Read each short segment of buf as _KEY_WORDS little-endian words, zero-padded.
-
-    An unaligned view with a one-byte stride turns "the 8 bytes at position p"
-    into one gather, so no segment is copied out first. Each label field starts
-    with its non-zero tag and the length is compared too, so padding cannot
-    make two different sets equal.
-    """
-    padded = np.frombuffer(buf, dtype=np.uint8)  # scan_samples left _PAD zeros at the end
-    windows = np.ndarray(shape=(padded.size - 7,), dtype="<u8", buffer=padded.data, strides=(1,))
-    keys = np.empty((starts.size, _KEY_WORDS), dtype=np.uint64)
-    for w in range(_KEY_WORDS):
-        keys[:, w] = windows[starts + 8 * w] & _LOW_BYTES[np.clip(lens - 8 * w, 0, 8)]
-    return keys
+_PAD = bytes(PAD)
 
 
 def _decode_packed(data: bytes, offs: I64) -> tuple[I64, U64]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["first_of_run", "first_occurrence", "groups", "hash_rows"]
+__all__ = ["PAD", "first_of_run", "first_occurrence", "groups", "hash_rows", "window_words"]
 
 I64 = npt.NDArray[np.int64]
 
@@ -77,3 +77,28 @@ def hash_rows(words: npt.NDArray[np.uint64], lens: I64) -> npt.NDArray[np.uint64
         h *= np.uint64(0xBF58476D1CE4E5B9)
         h ^= h >> np.uint64(29)
     return h
+
+
+#: Zero bytes a buffer needs past its last segment for window_words.
+PAD = 8
+_LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
+
+
+def window_words(
+    padded: npt.NDArray[np.uint8], starts: I64, lens: I64, words: int
+) -> npt.NDArray[np.uint64]:
+    """Read segments of a byte buffer as rows of little-endian words, zero-padded.
+
+    An unaligned view with a one-byte stride turns "the 8 bytes at position p"
+    into one gather, so segments are keyed in place instead of being copied
+    into padded rows first. ``padded`` must hold PAD zero bytes past the last
+    segment; the length goes into the hash and the comparison, so the zero
+    padding cannot make two different segments equal.
+    """
+    windows = np.ndarray(shape=(padded.size - 7,), dtype="<u8", buffer=padded.data, strides=(1,))
+    out = np.empty((starts.size, words), dtype=np.uint64)
+    last = windows.size - 1
+    for w in range(words):
+        at = np.minimum(starts + 8 * w, last)
+        out[:, w] = windows[at] & _LOW_BYTES[np.clip(lens - 8 * w, 0, 8)]
+    return out

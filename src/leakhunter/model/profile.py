@@ -16,7 +16,14 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from leakhunter.model.grouping import first_occurrence, first_of_run, groups, hash_rows
+from leakhunter.model.grouping import (
+    PAD,
+    first_occurrence,
+    first_of_run,
+    groups,
+    hash_rows,
+    window_words,
+)
 
 __all__ = [
     "Function",
@@ -208,10 +215,9 @@ def intern_segments(data: bytes, offs: I64) -> tuple[I64, I64]:
         return np.zeros(min(n, 1), dtype=np.int64), np.zeros(n, dtype=np.int64)
     if n * width > 4 * len(data) + (1 << 22):  # a few very long segments: padding too costly
         return _intern_dict(data, offs)
-    # Pad every segment to `width` bytes: rows of 64-bit words compare exactly.
-    rows = np.zeros((n, width), dtype=np.uint8)
-    rows[np.arange(width) < lens[:, None]] = np.frombuffer(data, dtype=np.uint8)
-    words = rows.view(np.uint64)
+    # Every segment as width/8 zero-padded 64-bit words: rows compare exactly.
+    padded = np.frombuffer(data + bytes(PAD), dtype=np.uint8)
+    words = window_words(padded, offs[:-1], lens, width // 8)
     back = first_occurrence(hash_rows(words, lens))
     again = np.flatnonzero(back != np.arange(n))  # rows said to repeat an earlier one
     rb = back[again]
