@@ -159,6 +159,13 @@ def test_unpacked_split_and_interleaved_encodings_decode_alike():
         assert got == [((1, 2), (7, 9), (Label("k", "v"),))]
         want = want or p
         assert p == want
+    # in one profile (interleaved labels aside, which take the canonical
+    # re-encoding): each round of the sample scan meets every wire type at once
+    packed = _field(1, b"\x01\x02\x01") + b"\x10\x03\x10\x04"
+    bodies = (unpacked, split, mixed, unknown, packed)
+    data = _tables() + b"".join(_field(2, body + label) for body in bodies)
+    got = [(s.location_ids, s.values) for s in pprof.decode(data).samples()]
+    assert got == [((1, 2), (7, 9))] * 4 + [((1, 2, 1), (3, 4))]
 
 
 def test_concatenated_gzip_members():

@@ -199,55 +199,97 @@ def scan_samples(samples: Sequence[bytes]) -> SampleScan:
     lens = np.fromiter(map(len, samples), dtype=np.int64, count=n)
     ends = np.cumsum(lens)
     pos = ends - lens
-    locs, vals = _Pieces(), _Pieces()
-    lab_start, lab_end = np.full(n, -1, np.int64), np.full(n, -1, np.int64)
-    lab_size = np.zeros(n, np.int64)
+    locs, vals, labs = _Pieces(), _Pieces(), _LabelSpans(n)
     active = np.flatnonzero(lens > 0)
-    while active.size:
+    while active.size:  # one round per field: every sample's next field at once
         p, lim = pos[active], ends[active]
         tag, q = read_varints_at(u8, p, lim)
-        wt, field = (tag & 7).astype(np.int64), tag >> np.uint64(3)
-        nxt = np.empty_like(q)
-        m2 = wt == 2
-        if m2.any():
-            length, d = read_varints_at(u8, q[m2], lim[m2])
-            if (length > (lim[m2] - d).astype(np.uint64)).any():
-                raise VarintError("truncated field")
-            e = d + length.astype(np.int64)
-            nxt[m2] = e
-            f, who = field[m2], active[m2]
-            for number, pieces in ((_LOCATIONS, locs), (_VALUES, vals)):
-                sel = f == number
-                if sel.any():
-                    pieces.add(who[sel], d[sel], e[sel] - d[sel])
-            sel = f == _LABELS
-            if sel.any():
-                w, fs, fe = who[sel], p[m2][sel], e[sel]
-                fresh = lab_start[w] < 0
-                lab_start[w[fresh]] = fs[fresh]
-                lab_end[w] = fe
-                lab_size[w] += fe - fs
-        m0 = wt == 0
-        if m0.any():
-            nxt[m0] = read_varints_at(u8, q[m0], lim[m0])[1]
-            f, who = field[m0], active[m0]
-            for number, pieces in ((_LOCATIONS, locs), (_VALUES, vals)):
-                sel = f == number  # unpacked: the varint alone is a packed piece
-                if sel.any():
-                    pieces.add(who[sel], q[m0][sel], nxt[m0][sel] - q[m0][sel])
-        m1, m5 = wt == 1, wt == 5
-        nxt[m1], nxt[m5] = q[m1] + 8, q[m5] + 4
-        if (~(m0 | m1 | m2 | m5) | (field == 0)).any():
+        field = tag >> np.uint64(3)
+        if (field == 0).any():
             raise VarintError("invalid field tag")
-        if (nxt > lim).any():
-            raise VarintError("truncated field")
+        odd = np.flatnonzero((tag & np.uint64(7)) != 2)  # few: Go writes 1-2 ids unpacked
+        if odd.size == 0:
+            nxt = _delimited(u8, active, p, q, lim, field, locs, vals, labs)
+        else:
+            # Let the odd ones read a zero length from the padding and match no
+            # field, so the length-delimited pass runs on whole arrays; then
+            # settle them on their own.
+            q2, lim2, field2 = q.copy(), lim.copy(), field.copy()
+            q2[odd], lim2[odd], field2[odd] = u8.size - PAD, u8.size, 0
+            nxt = _delimited(u8, active, p, q2, lim2, field2, locs, vals, labs)
+            nxt[odd] = _scalar(u8, active[odd], q[odd], lim[odd], tag[odd], locs, vals)
         pos[active] = nxt
         active = active[nxt < lim]
-    if ((lab_start >= 0) & (lab_end - lab_start != lab_size)).any():
+    if labs.interleaved():
         raise NeedsCanonical  # label fields interleaved with others
     loc_bytes, loc_offs = locs.gather(u8, n)
     val_bytes, val_offs = vals.gather(u8, n)
-    return SampleScan(buf, loc_bytes, loc_offs, val_bytes, val_offs, lab_start, lab_end)
+    return SampleScan(buf, loc_bytes, loc_offs, val_bytes, val_offs, labs.start, labs.end)
+
+
+class _LabelSpans:
+    """Where each sample's label fields start and end, and how many bytes they hold."""
+
+    def __init__(self, n: int) -> None:
+        self.start = np.full(n, -1, np.int64)
+        self.end = np.full(n, -1, np.int64)
+        self.size = np.zeros(n, np.int64)
+
+    def add(self, who: I64, field_start: I64, field_end: I64) -> None:
+        fresh = self.start[who] < 0
+        self.start[who[fresh]] = field_start[fresh]
+        self.end[who] = field_end
+        self.size[who] += field_end - field_start
+
+    def interleaved(self) -> bool:
+        """True if some sample has other fields between its label fields."""
+        return bool(((self.start >= 0) & (self.end - self.start != self.size)).any())
+
+
+def _delimited(
+    u8: U8,
+    who: I64,
+    p: I64,
+    q: I64,
+    lim: I64,
+    field: U64,
+    locs: _Pieces,
+    vals: _Pieces,
+    labs: _LabelSpans,
+) -> I64:
+    """Record length-delimited fields (tag at p, length at q); return where each ends."""
+    length, d = read_varints_at(u8, q, lim)
+    if (length > (lim - d).astype(np.uint64)).any():
+        raise VarintError("truncated field")
+    e = d + length.astype(np.int64)
+    for number, pieces in ((_LOCATIONS, locs), (_VALUES, vals)):
+        sel = field == number
+        if sel.all():
+            pieces.add(who, d, e - d)
+        elif sel.any():
+            pieces.add(who[sel], d[sel], e[sel] - d[sel])
+    sel = field == _LABELS
+    if sel.any():
+        labs.add(who[sel], p[sel], e[sel])
+    return e
+
+
+def _scalar(u8: U8, who: I64, q: I64, lim: I64, tag: U64, locs: _Pieces, vals: _Pieces) -> I64:
+    """Record fields that are not length-delimited (payload at q); return where each ends."""
+    wt, field = (tag & np.uint64(7)).astype(np.int64), tag >> np.uint64(3)
+    if ((wt != 0) & (wt != 1) & (wt != 5)).any():
+        raise VarintError("invalid field tag")
+    nxt = np.where(wt == 1, q + 8, q + 4)
+    m0 = np.flatnonzero(wt == 0)
+    if m0.size:
+        nxt[m0] = read_varints_at(u8, q[m0], lim[m0])[1]
+        for number, pieces in ((_LOCATIONS, locs), (_VALUES, vals)):
+            sel = m0[field[m0] == number]  # unpacked: the varint alone is a packed piece
+            if sel.size:
+                pieces.add(who[sel], q[sel], nxt[sel] - q[sel])
+    if (nxt > lim).any():
+        raise VarintError("truncated field")
+    return nxt
 
 
 def build_sample_section(
