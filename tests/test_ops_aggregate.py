@@ -248,3 +248,18 @@ def test_mapping_file_names_unnamed_functions():
         mappings=(Mapping(1, filename="/usr/lib/libc.so.6"),),
     )
     assert rows_of(top(p, 0)) == [("[libc.so.6]", 1, 1)]
+
+
+@pytest.mark.parametrize("block", [1, 2, 7])
+def test_blocks_of_stacks_add_up_to_the_whole(monkeypatch, block):
+    # cum is OR-ed a block of stacks at a time; any block size gives the same table
+    from pathlib import Path
+
+    from leakhunter.formats import pprof
+
+    profile = pprof.read(Path(__file__).parent / "data" / "pprof" / "heap.pb.gz")
+    whole = [top(profile, i, g) for i in range(len(profile.sample_types)) for g in Granularity]
+    monkeypatch.setattr(agg, "_BLOCK", block)
+    assert [
+        top(profile, i, g) for i in range(len(profile.sample_types)) for g in Granularity
+    ] == whole

@@ -274,8 +274,21 @@ def _flat_cum(
     nonempty = np.flatnonzero(depth > 0)
     starts = stack_offsets[nonempty]
     stack_masks = np.empty((nonempty.size, words), dtype=word)
+    ends = stack_offsets[nonempty + 1]
     for w in range(words):
-        stack_masks[:, w] = np.bitwise_or.reduceat(item_masks[frame_items, w], starts)
+        column = np.ascontiguousarray(item_masks[:, w])
+        # A block of stacks at a time through one reused buffer: one gather of
+        # every frame would fault in a fresh array as large as the stacks
+        # (48 MB for 6M frames), which costs more than the gather itself.
+        buffer = np.empty(0, dtype=word)
+        for b in range(0, nonempty.size, _BLOCK):
+            lo, hi = int(starts[b]), int(ends[min(b + _BLOCK, nonempty.size) - 1])
+            if buffer.size < hi - lo:
+                buffer = np.empty(hi - lo, dtype=word)
+            frames = np.take(column, frame_items[lo:hi], out=buffer[: hi - lo])
+            stack_masks[b : b + _BLOCK, w] = np.bitwise_or.reduceat(
+                frames, starts[b : b + _BLOCK] - lo
+            )
     # group stacks with the same node set, then spread each group's sum over its nodes
     if words == 1:
         firsts, which = groups(first_occurrence(stack_masks.reshape(-1).astype(np.uint64)))
@@ -291,6 +304,10 @@ def _flat_cum(
     )[:, :n_nodes]
     cum += group_sums @ member.astype(np.int64)
     return flat, cum
+
+
+#: Stacks per block when OR-ing their frames' node masks.
+_BLOCK = 1 << 15
 
 
 def _mask_dtype(n_nodes: int) -> type[np.unsignedinteger[Any]]:
