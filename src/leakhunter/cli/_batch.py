@@ -11,14 +11,20 @@ which is why only batch commands call this.
 
 OpenBLAS starts one thread per core when numpy is imported; leakhunter never
 multiplies matrices, so one thread is enough (set only if the user has not).
+
+Tearing the interpreter down (collecting every module, freeing the decoded
+profile piece by piece) took 30-40 ms of a 0.5 s `top`; a batch command has
+closed its files and only needs its output flushed, so it leaves at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from typing import NoReturn
 
-__all__ = ["BATCH_COMMANDS", "tune_for_batch"]
+__all__ = ["BATCH_COMMANDS", "exit_now", "tune_for_batch"]
 
 #: Commands that read files, print and exit.
 BATCH_COMMANDS = frozenset({"top", "diff", "goroutines", "analyze", "report"})
@@ -45,3 +51,11 @@ def tune_for_batch() -> None:
         (_M_TOP_PAD, _PAD),
     ):
         mallopt(option, value)
+
+
+def exit_now(code: int) -> NoReturn:
+    """Flush standard output and error, then end the process without teardown."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe (`| head`) or stream
+            stream.flush()
+    os._exit(code)

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from leakhunter import __version__
-from leakhunter.cli._batch import BATCH_COMMANDS, tune_for_batch
+from leakhunter.cli._batch import BATCH_COMMANDS, exit_now, tune_for_batch
 from leakhunter.cli.base import EXIT_ERROR, Command
 from leakhunter.errors import LeakhunterError
 
@@ -87,8 +87,16 @@ def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the leakhunter command line; return the process exit code."""
-    if argv is None and _requested(argv) in BATCH_COMMANDS:
+    batch = argv is None and _requested(argv) in BATCH_COMMANDS
+    if batch:
         tune_for_batch()  # a real process about to read files and exit, not a caller's
+    code = _run(argv)
+    if batch:
+        exit_now(code)
+    return code
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser(_commands(argv))
     args = parser.parse_args(argv)
     command: Command | None = getattr(args, "_command", None)
