@@ -39,3 +39,38 @@ def test_more_distinct_than_the_probe_promised():
     # the first 96 keys hold 2 values, the rest 60 more: the compare path gives up
     keys = np.concatenate([np.tile([7, 9], 48), np.arange(100, 160)]).astype(np.uint64)
     assert first_occurrence(keys).tolist() == reference(keys.tolist())
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint64])
+def test_all_known_names_a_missing_id_in_any_block(monkeypatch, dtype):
+    import leakhunter.model.profile as model
+
+    monkeypatch.setattr(model, "_BLOCK", 3)
+    dense = np.ones(6, dtype=bool)
+    dense[0] = False  # ids 1..5, as Go numbers locations
+    assert model.all_known(dense, np.array([1, 5, 2, 3, 4, 4, 1], dtype=dtype)) is None
+    assert model.all_known(dense, np.array([1, 5, 2, 3, 0, 4, 1], dtype=dtype)) == 0
+    holes = dense.copy()
+    holes[3] = False  # no location 3
+    assert model.all_known(holes, np.array([1, 5, 2, 4, 4, 1], dtype=dtype)) is None
+    assert model.all_known(holes, np.array([1, 5, 2, 4, 4, 3, 1], dtype=dtype)) == 3
+
+
+def test_window_words_reads_every_segment_up_to_the_last_byte():
+    from leakhunter.model.grouping import window_words
+
+    rng = np.random.default_rng(5)
+    for size in (1, 5, 8, 9, 17, 40):
+        data = rng.integers(1, 256, size=size, dtype=np.uint8)
+        starts, lens = np.meshgrid(np.arange(size), np.arange(size + 1), indexing="ij")
+        ok = starts + lens <= size
+        starts, lens = starts[ok].astype(np.int64), lens[ok].astype(np.int64)
+        words = window_words(data, starts, lens, 3 if size > 16 else 2)
+        for row, (a, n) in enumerate(zip(starts.tolist(), lens.tolist(), strict=True)):
+            want = (
+                bytes(data[a : a + n]) + bytes(8 * words.shape[1] - n)
+                if n <= 8 * words.shape[1]
+                else None
+            )
+            if want is not None:
+                assert words[row].astype("<u8").tobytes() == want, (size, a, n)

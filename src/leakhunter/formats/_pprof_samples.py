@@ -22,8 +22,8 @@ from leakhunter.formats.varint import (
     encode_varints,
     read_varints_at,
 )
-from leakhunter.model.grouping import PAD, first_occurrence, groups, hash_rows, window_words
-from leakhunter.model.profile import gather_segments, intern_segments
+from leakhunter.model.grouping import first_occurrence, groups, hash_rows, window_words
+from leakhunter.model.profile import Ids, gather_segments, intern_segments
 
 __all__ = ["NeedsCanonical", "SampleScan", "build_sample_section", "scan_samples"]
 
@@ -46,8 +46,8 @@ class SampleScan:
     packed varints (unpacked and split fields joined, which is byte-identical),
     likewise ``val_*``. Labels are the [start, end) range in ``buf`` of the
     sample's label fields, tags included (a valid Sample encoding), -1 if none.
-    ``buf`` ends with _PAD zero bytes past the last sample, so fixed-width
-    reads at any field never run off its end.
+    ``buf`` ends with _PAD zero bytes past the last sample: a field the
+    length-delimited pass must skip is pointed at them to read a zero length.
     """
 
     buf: bytes
@@ -61,7 +61,7 @@ class SampleScan:
     def __len__(self) -> int:
         return len(self.lab_start)
 
-    def stacks(self) -> tuple[I64, U64, I64]:
+    def stacks(self) -> tuple[I64, Ids, I64]:
         """Intern and decode the stacks.
 
         Returns:
@@ -71,10 +71,10 @@ class SampleScan:
         data, offs = self.loc_bytes, self.loc_offs
         reps, stack_of = intern_segments(data, offs)
         if len(reps) == len(self):
-            return (*_decode_packed(data, offs), stack_of)
+            return (*decode_segments(data, offs, narrow=True), stack_of)
         u8 = np.frombuffer(data, dtype=np.uint8)
         rep_bytes, rep_offs = _gather(u8, offs[reps], np.diff(offs)[reps])
-        return (*_decode_packed(rep_bytes.tobytes(), rep_offs), stack_of)
+        return (*decode_segments(rep_bytes.tobytes(), rep_offs, narrow=True), stack_of)
 
     def values(self, k: int) -> I64:
         """Decode the values into an (n, k) matrix.
@@ -83,7 +83,7 @@ class SampleScan:
             VarintError: a sample does not have exactly k values.
         """
         n = len(self)
-        offsets, vals = _decode_packed(self.val_bytes, self.val_offs)
+        offsets, vals = decode_segments(self.val_bytes, self.val_offs)
         if k == 0:
             if vals.size:
                 raise VarintError("samples have values but the profile has no sample types")
@@ -128,12 +128,7 @@ class SampleScan:
 
 #: Label sets up to 8 * _KEY_WORDS bytes (one or two Go labels) are keyed in place.
 _KEY_WORDS = 2
-_PAD = bytes(PAD)
-
-
-def _decode_packed(data: bytes, offs: I64) -> tuple[I64, U64]:
-    """Decode the packed varints of consecutive segments; return CSR offsets and values."""
-    return decode_segments(data, offs)
+_PAD = bytes(8)
 
 
 def _gather(u8: U8, starts: I64, lens: I64) -> tuple[U8, I64]:
@@ -215,7 +210,7 @@ def scan_samples(samples: Sequence[bytes]) -> SampleScan:
             # field, so the length-delimited pass runs on whole arrays; then
             # settle them on their own.
             q2, lim2, field2 = q.copy(), lim.copy(), field.copy()
-            q2[odd], lim2[odd], field2[odd] = u8.size - PAD, u8.size, 0
+            q2[odd], lim2[odd], field2[odd] = u8.size - len(_PAD), u8.size, 0
             nxt = _delimited(u8, active, p, q2, lim2, field2, locs, vals, labs)
             nxt[odd] = _scalar(u8, active[odd], q[odd], lim[odd], tag[odd], locs, vals)
         pos[active] = nxt

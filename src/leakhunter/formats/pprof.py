@@ -29,6 +29,7 @@ from leakhunter.formats.limits import maybe_gunzip
 from leakhunter.formats.varint import VarintError
 from leakhunter.model.profile import (
     Function,
+    Ids,
     Label,
     Line,
     Location,
@@ -37,7 +38,8 @@ from leakhunter.model.profile import (
     Stacks,
     ValueType,
     adopt_i64,
-    adopt_u64,
+    adopt_ids,
+    all_known,
 )
 
 __all__ = ["decode", "encode", "read", "write"]
@@ -233,7 +235,7 @@ class _Decoder:
         missing = _missing(ids, known)
         if missing is not None:
             raise self.fail(f"a sample refers to missing location {missing}")
-        stacks = Stacks(offsets=adopt_i64(offsets), location_ids=adopt_u64(ids))
+        stacks = Stacks(offsets=adopt_i64(offsets), location_ids=adopt_ids(ids))
         return stacks, adopt_i64(stack_of), adopt_i64(values)
 
     def labels(self, scan: SampleScan, *, keep: bool) -> tuple[tuple[Label, ...], ...]:
@@ -259,7 +261,7 @@ class _Decoder:
         )
 
 
-def _missing(ids: npt.NDArray[np.uint64], known: npt.NDArray[np.uint64]) -> int | None:
+def _missing(ids: Ids, known: npt.NDArray[np.uint64]) -> int | None:
     """Return an id of ids that is not in known, or None (O(n) for dense ids)."""
     if ids.size == 0:
         return None
@@ -271,12 +273,9 @@ def _missing(ids: npt.NDArray[np.uint64], known: npt.NDArray[np.uint64]) -> int 
     if top <= 4 * known.size + (1 << 16):
         table = np.zeros(top + 1, dtype=bool)
         table[known] = True
-        ok = table[ids.view(np.int64)]  # ids <= top: no uint64 -> intp copy
-    else:
-        ok = np.isin(ids, known)
-    if ok.all():
-        return None
-    return int(ids[np.argmin(ok)])
+        return all_known(table, ids)
+    ok = np.isin(ids, known)
+    return None if ok.all() else int(ids[np.argmin(ok)])
 
 
 def encode(profile: Profile, *, compress: bool = True) -> bytes:

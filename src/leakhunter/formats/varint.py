@@ -8,6 +8,8 @@ and come out right through uint64 wrap-around.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -60,8 +62,14 @@ def decode_varints(buf: bytes) -> tuple[_U64, npt.NDArray[np.int64]]:
     return np.add.reduceat(parts, starts), done
 
 
-def decode_segments(buf: bytes, offs: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], _U64]:
+def decode_segments(
+    buf: bytes, offs: npt.NDArray[np.int64], *, narrow: bool = False
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.unsignedinteger[Any]]]:
     """Decode consecutive segments of packed varints (segment i is buf[offs[i]:offs[i+1]]).
+
+    With ``narrow`` the values come in the narrowest unsigned dtype their
+    varints' lengths allow (uint8 when every varint is one byte: then they are
+    a read-only view of buf itself), else as uint64.
 
     Returns:
         CSR offsets of each segment's values, and all the values.
@@ -86,21 +94,24 @@ def decode_segments(buf: bytes, offs: npt.NDArray[np.int64]) -> tuple[npt.NDArra
     conts_before = np.searchsorted(cont, offs)
     np.cumsum(lens - np.diff(conts_before), out=out[1:])
     if cont.size == 0:  # every varint is one byte: the common case for location ids
-        return out, b.astype(np.uint64)
-    values = b[b < 0x80].astype(np.uint64)  # the last (most significant) byte of each
+        return out, (b if narrow else b.astype(np.uint64))
     owner = cont - np.arange(cont.size)  # index of the varint each continuation byte is in
     fresh = np.ones(cont.size, dtype=bool)
     fresh[1:] = owner[1:] != owner[:-1]
     run_start = np.flatnonzero(fresh)
     run_len = np.diff(np.append(run_start, cont.size))
-    if int(run_len.max()) > 9:
+    longest = int(run_len.max())  # continuation bytes of the longest varint
+    if longest > 9:
         raise VarintError("varint longer than 10 bytes")
+    bits = 7 * (longest + 1)
+    dtype: np.dtype[Any] = np.dtype(np.uint64)
+    if narrow:
+        dtype = np.dtype(np.uint16 if bits <= 16 else np.uint32 if bits <= 32 else np.uint64)
+    values = b[b < 0x80].astype(dtype)  # the last (most significant) byte of each
     within = np.arange(cont.size) - np.repeat(run_start, run_len)
-    low = (b[cont] & 0x7F).astype(np.uint64) << (7 * within).astype(np.uint64)
+    low = (b[cont] & 0x7F).astype(dtype) << (7 * within).astype(dtype)
     which = owner[run_start]
-    values[which] = (values[which] << (7 * run_len).astype(np.uint64)) | np.add.reduceat(
-        low, run_start
-    )
+    values[which] = (values[which] << (7 * run_len).astype(dtype)) | np.add.reduceat(low, run_start)
     return out, values
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PAD", "first_of_run", "first_occurrence", "groups", "hash_rows", "window_words"]
+__all__ = ["first_of_run", "first_occurrence", "groups", "hash_rows", "window_words"]
 
 I64 = npt.NDArray[np.int64]
 
@@ -79,26 +79,41 @@ def hash_rows(words: npt.NDArray[np.uint64], lens: I64) -> npt.NDArray[np.uint64
     return h
 
 
-#: Zero bytes a buffer needs past its last segment for window_words.
-PAD = 8
 _LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
 
 
 def window_words(
-    padded: npt.NDArray[np.uint8], starts: I64, lens: I64, words: int
+    data: npt.NDArray[np.uint8], starts: I64, lens: I64, words: int
 ) -> npt.NDArray[np.uint64]:
     """Read segments of a byte buffer as rows of little-endian words, zero-padded.
 
     An unaligned view with a one-byte stride turns "the 8 bytes at position p"
     into one gather, so segments are keyed in place instead of being copied
-    into padded rows first. ``padded`` must hold PAD zero bytes past the last
-    segment; the length goes into the hash and the comparison, so the zero
-    padding cannot make two different segments equal.
+    into padded rows first. The few reads that would run past the end of data
+    are served from a zero-padded copy of its last bytes. The length goes into
+    the hash and the comparison, so the zero padding cannot make two different
+    segments equal.
     """
-    windows = np.ndarray(shape=(padded.size - 7,), dtype="<u8", buffer=padded.data, strides=(1,))
-    out = np.empty((starts.size, words), dtype=np.uint64)
-    last = windows.size - 1
+    out = np.zeros((starts.size, words), dtype=np.uint64)
+    if data.size == 0:
+        return out
+    tail_at = max(data.size - 8, 0)  # reads from here on use the padded tail
+    tail = np.zeros(data.size - tail_at + 8, dtype=np.uint8)
+    tail[: data.size - tail_at] = data[tail_at:]
+    views = [_windows(data), _windows(tail)]
     for w in range(words):
-        at = np.minimum(starts + 8 * w, last)
-        out[:, w] = windows[at] & _LOW_BYTES[np.clip(lens - 8 * w, 0, 8)]
+        at = starts + 8 * w
+        keep = _LOW_BYTES[np.clip(lens - 8 * w, 0, 8)]
+        inside = at < tail_at
+        if inside.all():
+            out[:, w] = views[0][at] & keep
+            continue
+        out[inside, w] = views[0][at[inside]] & keep[inside]
+        late = np.flatnonzero(~inside & (keep != 0))
+        out[late, w] = views[1][at[late] - tail_at] & keep[late]
     return out
+
+
+def _windows(data: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
+    """Every 8-byte window of data as a little-endian word (a strided view, no copy)."""
+    return np.ndarray(shape=(max(data.size - 7, 0),), dtype="<u8", buffer=data.data, strides=(1,))

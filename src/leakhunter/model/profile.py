@@ -11,13 +11,12 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from leakhunter.model.grouping import (
-    PAD,
     first_occurrence,
     first_of_run,
     groups,
@@ -37,12 +36,22 @@ __all__ = [
     "ValueType",
     "gather_segments",
     "intern_segments",
+    "Ids",
+    "adopt_ids",
+    "all_known",
+    "as_index",
     "intern_stacks",
     "make_profile",
 ]
 
 I64 = npt.NDArray[np.int64]
+#: Location ids: unsigned, in the narrowest dtype the decoder found them to fit
+#: (uint8 for a profile of under 128 locations): a 6M-frame profile's ids take
+#: 6 MB instead of 48, and a one-shot `top` no longer pays to fault in the rest.
+Ids = npt.NDArray[np.unsignedinteger[Any]]
 _T = TypeVar("_T", bound=np.generic)
+#: Elements per block when ids are looked up in pieces (see lookup).
+_BLOCK = 1 << 20
 
 
 def frozen_i64(a: npt.ArrayLike) -> npt.NDArray[np.int64]:
@@ -75,6 +84,38 @@ def adopt_u64(arr: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     out = np.asarray(arr, dtype=np.uint64)
     out.flags.writeable = False
     return out
+
+
+def adopt_ids(arr: Ids) -> Ids:
+    """Make freshly built location ids (any unsigned dtype) read-only in place."""
+    if arr.dtype.kind != "u":
+        raise TypeError(f"location ids must be unsigned integers, not {arr.dtype}")
+    arr.flags.writeable = False
+    return arr
+
+
+def as_index(ids: Ids) -> npt.NDArray[np.integer[Any]]:
+    """Ids as an array numpy indexes with: uint64 seen as int64 (no copy), narrower as is."""
+    return ids.view(np.int64) if ids.dtype.itemsize == 8 else ids
+
+
+def all_known(table: npt.NDArray[np.bool_], ids: Ids) -> int | None:
+    """Return an id whose table entry is False (ids must all be < len(table)), or None.
+
+    Looked up a block at a time: indexing with a narrow dtype makes numpy
+    convert the whole index to intp first, as large as uint64 ids would be.
+    """
+    if ids.size == 0 or table.all():
+        return None
+    if table[1:].all():  # dense ids 1..N, as Go writes them: only 0 can be missing
+        low = int(ids.min())
+        return low if low == 0 else None
+    index = as_index(ids)
+    for lo in range(0, index.size, _BLOCK):
+        ok = table[index[lo : lo + _BLOCK]]
+        if not ok.all():
+            return int(index[lo + int(np.argmin(ok))])
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +201,7 @@ class Stacks:
     """
 
     offsets: npt.NDArray[np.int64]
-    location_ids: npt.NDArray[np.uint64]
+    location_ids: Ids
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -216,8 +257,7 @@ def intern_segments(data: bytes, offs: I64) -> tuple[I64, I64]:
     if n * width > 4 * len(data) + (1 << 22):  # a few very long segments: padding too costly
         return _intern_dict(data, offs)
     # Every segment as width/8 zero-padded 64-bit words: rows compare exactly.
-    padded = np.frombuffer(data + bytes(PAD), dtype=np.uint8)
-    words = window_words(padded, offs[:-1], lens, width // 8)
+    words = window_words(np.frombuffer(data, dtype=np.uint8), offs[:-1], lens, width // 8)
     back = first_occurrence(hash_rows(words, lens))
     again = np.flatnonzero(back != np.arange(n))  # rows said to repeat an earlier one
     rb = back[again]
@@ -260,7 +300,7 @@ def gather_segments(arr: npt.NDArray[_T], starts: I64, lens: I64) -> npt.NDArray
     return arr[np.repeat(flags, runs)]
 
 
-def intern_stacks(offsets: I64, location_ids: npt.NDArray[np.uint64]) -> tuple[Stacks, I64]:
+def intern_stacks(offsets: I64, location_ids: Ids) -> tuple[Stacks, I64]:
     """Deduplicate stacks given in CSR form (possibly with repeats).
 
     Returns:
@@ -287,7 +327,7 @@ def intern_stacks(offsets: I64, location_ids: npt.NDArray[np.uint64]) -> tuple[S
     new_offsets = np.zeros(len(reps) + 1, dtype=np.int64)
     np.cumsum(lens, out=new_offsets[1:])
     flat = gather_segments(location_ids, offsets[reps], lens)
-    return Stacks(offsets=adopt_i64(new_offsets), location_ids=adopt_u64(flat)), which
+    return Stacks(offsets=adopt_i64(new_offsets), location_ids=adopt_ids(flat)), which
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from leakhunter.model.grouping import first_occurrence, first_of_run, groups
-from leakhunter.model.profile import Profile
+from leakhunter.model.profile import Ids, Profile, all_known, as_index
 from leakhunter.ops.merge import BASE_LABEL
 
 __all__ = [
@@ -121,17 +121,17 @@ def _location_nodes(profile: Profile, granularity: Granularity) -> _LocationNode
     wanted = profile.stacks.location_ids
     top = max(ids, default=0)
     if top <= 4 * len(ids) + (1 << 16) and (wanted.size == 0 or int(wanted.max()) <= top):
-        wanted = wanted.view(np.int64)  # small ids: index without a uint64 -> intp copy
         by_id: list[list[int]] = [[] for _ in range(top + 1)]
         for i, mine in zip(ids, per_location, strict=True):
             by_id[i] = mine
         known = np.zeros(top + 1, dtype=bool)
         known[ids] = True
-        if not known[wanted].all():
-            missing = int(wanted[np.argmin(known[wanted])])
+        missing = all_known(known, wanted)
+        if missing is not None:
             raise ValueError(f"a stack refers to missing location {missing}")
         offsets, nodes = _csr(by_id)
-        return _LocationNodes(names, frames, offsets, nodes, wanted)
+        # small ids are their own items: no lookup, no copy
+        return _LocationNodes(names, frames, offsets, nodes, as_index(wanted))
     offsets, nodes = _csr(per_location)
     loc_ids = np.fromiter(ids, np.uint64, len(ids))
     return _LocationNodes(names, frames, offsets, nodes, _location_index(loc_ids, wanted))
@@ -158,7 +158,7 @@ def _printable(name: str, file: str, line: int, objfile: str) -> str:
     return " ".join(parts)
 
 
-def _location_index(ids: npt.NDArray[np.uint64], wanted: npt.NDArray[np.uint64]) -> I64:
+def _location_index(ids: npt.NDArray[np.uint64], wanted: Ids) -> I64:
     """Map location ids to positions in ids; a lookup table when ids are dense."""
     if wanted.size == 0:
         return np.zeros(0, dtype=np.int64)

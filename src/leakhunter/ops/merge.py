@@ -18,6 +18,7 @@ import numpy.typing as npt
 from leakhunter.model.grouping import first_occurrence, groups
 from leakhunter.model.profile import (
     Function,
+    Ids,
     Label,
     Line,
     Location,
@@ -25,6 +26,7 @@ from leakhunter.model.profile import (
     Profile,
     Stacks,
     adopt_i64,
+    as_index,
     intern_stacks,
 )
 
@@ -128,7 +130,7 @@ class _Unifier:
         return lmap
 
 
-def _remap(ids: npt.NDArray[np.uint64], lmap: dict[int, int]) -> npt.NDArray[np.uint64]:
+def _remap(ids: Ids, lmap: dict[int, int]) -> npt.NDArray[np.uint64]:
     """Translate location ids through lmap (a lookup table when ids are dense)."""
     if ids.size == 0:
         return np.zeros(0, dtype=np.uint64)
@@ -140,7 +142,7 @@ def _remap(ids: npt.NDArray[np.uint64], lmap: dict[int, int]) -> npt.NDArray[np.
     if top <= 4 * old.size + (1 << 16):
         lut = np.zeros(top + 1, dtype=np.uint64)
         lut[old] = new
-        out = lut[ids.view(np.int64)]  # ids <= top: no uint64 -> intp copy
+        out: npt.NDArray[np.uint64] = lut[as_index(ids)]  # ids <= top
     else:
         order = np.argsort(old)
         at = np.minimum(np.searchsorted(old[order], ids), old.size - 1)
