@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from leakhunter.analyze.verdict import Finding, Verdict
-from leakhunter.collect.process import deathsig_hook
+from leakhunter.collect.process import spawn
 from leakhunter.collect.watch import WatchOptions, WatchResult, collect
 from leakhunter.harness.run import RunningScenario
 
@@ -79,18 +78,7 @@ def running(pattern: str, rate: float | None = None, duration: float = 30.0) -> 
     with tempfile.TemporaryDirectory(prefix=f"pyprog-{pattern}-") as workdir:
         cmd = [sys.executable, "-m", "leaks", "--pattern", pattern, "--rate", f"{rate:g}"]
         cmd += ["--duration", f"{duration:g}", "--linger", "60", "--workdir", workdir]
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            start_new_session=True,
-            preexec_fn=deathsig_hook(),  # only calls prctl: fork-safe
-            env=_env(),
-            cwd=workdir,
-        )
+        proc = spawn(cmd, env=_env(), cwd=workdir)
         with RunningScenario(f"pyprog {pattern}", proc, timeout=60.0) as run:
             yield run.url
 

@@ -23,7 +23,7 @@ from typing import IO
 
 from leakhunter.errors import TargetError
 
-__all__ = ["Child", "deathsig_hook", "pump"]
+__all__ = ["Child", "deathsig_hook", "pump", "spawn"]
 
 _PR_SET_PDEATHSIG = 1
 _ADDRESS = (
@@ -48,6 +48,36 @@ def deathsig_hook() -> Callable[[], None] | None:
     return hook
 
 
+def spawn(
+    command: str | list[str],
+    *,
+    shell: bool = False,
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
+) -> subprocess.Popen[str]:
+    """Start a child the way every service here is started.
+
+    Its own session (so a stop can signal its whole group), no stdin, text
+    stdout and stderr pipes, and killed with us on Linux (PR_SET_PDEATHSIG).
+
+    Raises:
+        OSError: the command cannot be started.
+    """
+    return subprocess.Popen(
+        command,
+        shell=shell,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+        preexec_fn=deathsig_hook(),  # noqa: PLW1509 - only sets the death signal
+        env=env,
+        cwd=cwd,
+    )
+
+
 def pump(stream: IO[str], sink: Callable[[str], None]) -> None:
     """Copy lines of a child's stream into sink until EOF."""
     with contextlib.suppress(ValueError, OSError):
@@ -63,17 +93,7 @@ class Child:
         self.lines: collections.deque[str] = collections.deque(maxlen=200)
         self.err: collections.deque[str] = collections.deque(maxlen=40)
         try:
-            self.proc = subprocess.Popen(
-                command,
-                shell=True,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                errors="replace",
-                start_new_session=True,
-                preexec_fn=deathsig_hook(),  # noqa: PLW1509 - only sets the death signal
-            )
+            self.proc = spawn(command, shell=True)
         except OSError as exc:
             raise TargetError(f"cannot start the {role} command: {exc.strerror}") from None
         for stream, sink in ((self.proc.stdout, self.lines.append), (self.proc.stderr, self._err)):

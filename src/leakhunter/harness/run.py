@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from leakhunter.collect.process import deathsig_hook as _deathsig_hook
 from leakhunter.collect.process import pump as _pump
+from leakhunter.collect.process import spawn
 from leakhunter.errors import LeakhunterError
 from leakhunter.harness.build import build_zoo, zoo_dir
 
@@ -211,17 +211,7 @@ def start(
         cmd += ["-scale", f"{scale:g}"]
     cmd += list(extra_args)
     try:
-        process = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            start_new_session=True,
-            preexec_fn=_deathsig_hook(),  # only calls prctl: fork-safe
-            env=env,
-        )
+        process = spawn(cmd, env=env)
     except OSError as exc:
         raise ZooStartError(f"cannot start {exe}: {exc.strerror}") from None
     return RunningScenario(scenario, process, timeout)

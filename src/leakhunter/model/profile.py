@@ -79,13 +79,6 @@ def adopt_i64(arr: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return out
 
 
-def adopt_u64(arr: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """Make a freshly built uint64 array read-only in place, without copying."""
-    out = np.asarray(arr, dtype=np.uint64)
-    out.flags.writeable = False
-    return out
-
-
 def adopt_ids(arr: Ids) -> Ids:
     """Make freshly built location ids (any unsigned dtype) read-only in place."""
     if arr.dtype.kind != "u":
