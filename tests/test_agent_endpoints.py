@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import gzip
 import threading
+import weakref
 from collections.abc import Iterator
 
 import httpx
@@ -46,6 +48,36 @@ def test_memstats_counters_behave_like_go(agent: leakhunter.agent.Agent) -> None
     assert second.heap_alloc - first.heap_alloc > 1_500_000  # the census sees the 2 MB
     assert second.fields["Sys"] > 0
     del keep
+
+
+def test_forced_gc_is_full_unless_one_just_ran_on_a_large_heap() -> None:
+    """gc=1 frees cyclic garbage; a costly full collection is not repeated within 50x its cost."""
+    generations: list[int] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            generations.append(info["generation"])
+
+    core = AgentCore()
+    gc.callbacks.append(seen)
+    try:
+        # ~300k tracked objects: a full collection costs milliseconds, so a second
+        # gc=1 right after the first (well within 50x that) runs a young one only
+        heap = [[i] for i in range(300_000)]
+        cycle: list[object] = []
+        cycle.append(cycle)
+        ref = weakref.ref(Node := type("Node", (), {}))  # a class is a cycle: freed by a full gc
+        del cycle, Node
+        generations.clear()
+        assert core.handle("/debug/pprof/heap", "gc=1&debug=1").status == 200
+        assert ref() is None
+        core.handle("/debug/pprof/heap", "gc=1&debug=1")
+        assert generations[:2] == [2, 1], generations
+        assert core.memstats()["NumForcedGC"] == 2  # every gc=1 counts, as in Go
+        del heap
+    finally:
+        gc.callbacks.remove(seen)
+        core.close()
 
 
 def test_heap_profile_is_a_census_by_type(agent: leakhunter.agent.Agent) -> None:

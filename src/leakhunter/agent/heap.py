@@ -14,6 +14,7 @@ import gc
 import os
 import resource
 import sys
+import time
 import tracemalloc
 from collections import Counter
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ class Census:
     )
     total_objects: int = 0
     total_bytes: int = 0
+    taken_ns: int = 0  # wall clock (time.time_ns) when it was taken
 
 
 def _reachable_untracked(objects: list[object]) -> list[object]:
@@ -85,6 +87,7 @@ def census(sample: int = 4096) -> Census:
     sample of about ``sample`` objects and scaled by each type's count (types the
     sample missed count at their basic size), keeping a census near 1 us/object.
     """
+    taken = time.time_ns()
     objects = gc.get_objects()
     objects += _reachable_untracked(objects)
     counts = Counter(map(type, objects))
@@ -99,7 +102,8 @@ def census(sample: int = 4096) -> Census:
         seen = sizes.get(kind)
         each = sum(seen) / len(seen) if seen else getattr(kind, "__basicsize__", 16)
         by_type[kind] = (n, int(n * each))
-    return Census(MappingProxyType(by_type), total_objects, sum(b for _, b in by_type.values()))
+    total_bytes = sum(b for _, b in by_type.values())
+    return Census(MappingProxyType(by_type), total_objects, total_bytes, taken)
 
 
 def _sizeof(obj: object) -> int:

@@ -58,8 +58,8 @@ class _Table:
         return tuple(self.location(f) for f in frames) or (self.location(Frame("<unknown>")),)
 
 
-def heap_profile(sites: Iterable[Site], duration_ns: int = 0) -> bytes:
-    """Return a gzipped pprof heap profile of live objects/bytes per site."""
+def heap_profile(sites: Iterable[Site], duration_ns: int = 0, time_ns: int = 0) -> bytes:
+    """Return a gzipped pprof heap profile of live objects/bytes per site, taken at ``time_ns``."""
     table = _Table()
     samples = [
         Sample(table.stack(s.frames), (s.objects, s.bytes, s.objects, s.bytes))
@@ -73,7 +73,7 @@ def heap_profile(sites: Iterable[Site], duration_ns: int = 0) -> bytes:
         locations=tuple(table.locations.values()),
         period_type=ValueType("space", "bytes"),
         period=1,
-        time_nanos=time.time_ns(),
+        time_nanos=time_ns or time.time_ns(),
         duration_nanos=duration_ns,
     )
     return encode(profile)

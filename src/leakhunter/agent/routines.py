@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import linecache
 import re
 import sys
@@ -23,7 +24,7 @@ from dataclasses import dataclass, replace
 from types import FrameType
 
 from leakhunter.agent._names import Namer
-from leakhunter.agent.creators import CreatorLog
+from leakhunter.agent.creators import CreatorLog, Task
 from leakhunter.model.goroutine import Frame
 
 __all__ = ["AGENT_THREAD_PREFIX", "Routine", "RoutineTracker", "task_state", "thread_state"]
@@ -183,7 +184,7 @@ class RoutineTracker:
         self._loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
         self._ids: weakref.WeakKeyDictionary[object, int] = weakref.WeakKeyDictionary()
         self._thread_ids: dict[int, int] = {}
-        self._next = 1
+        self._next = itertools.count(1)  # next() is atomic: tasks get ids on any thread
         self._since: dict[tuple[str, int], tuple[object, float]] = {}
         self.creators = CreatorLog(self._routine_id)
 
@@ -205,17 +206,22 @@ class RoutineTracker:
         return self.namer.code_frame(code, line), creator
 
     def _id(self, key: object) -> int:
+        """Return a task's id, kept on it if the agent's factory made it (see creators.Task)."""
+        rid: int | None = getattr(key, "_leakhunter_id", None)
+        if rid is not None:
+            return rid
+        if isinstance(key, Task):
+            key._leakhunter_id = rid = next(self._next)
+            return rid
         rid = self._ids.get(key)
         if rid is None:
-            rid = self._ids.setdefault(key, self._next)
-            self._next += 1
+            rid = self._ids.setdefault(key, next(self._next))
         return rid
 
     def _thread_id(self, ident: int) -> int:
         rid = self._thread_ids.get(ident)
         if rid is None:
-            rid = self._thread_ids.setdefault(ident, self._next)
-            self._next += 1
+            rid = self._thread_ids.setdefault(ident, next(self._next))
         return rid
 
     def _tasks_of(self, loop: asyncio.AbstractEventLoop, timeout: float) -> list[Routine]:
