@@ -41,7 +41,7 @@ __all__ = ["AgentCore", "Response"]
 
 _MAX_SECONDS = 120.0
 _CENSUS_TTL = 2.0  # debug=1 and the protobuf of one snapshot share one census
-_DUTY = 50.0  # a census at most every 50x its own cost: <= 2% of wall time
+_DUTY = 100.0  # a census (or full gc) at most every 100x its own cost: <= 1% of wall time
 _TEXT = "text/plain; charset=utf-8"
 _OCTET = "application/octet-stream"
 
@@ -107,7 +107,7 @@ class AgentCore:
     # -- figures -----------------------------------------------------------------
 
     def _census_now(self, fresh: bool = False) -> Census:
-        """Return a census, reused while young so its cost stays under ~2% of wall time.
+        """Return a census, reused while young so its cost stays under ~1% of wall time.
 
         A census costs ~1 us per live object; it is redone only once ``_DUTY``
         times its own cost has passed (and never within ``_CENSUS_TTL``), unless
@@ -127,8 +127,9 @@ class AgentCore:
         """Answer ``gc=1``: a full collection, at most at the census's duty rate.
 
         A full ``gc.collect()`` walks every tracked object holding the GIL (~50 ms
-        per 100k objects here), so scraping a large heap every second would cost
-        ~5% by itself. Between full ones a young-generation collection runs:
+        per 100k objects here, plus a similar slowdown of the application's
+        thread after it), so scraping a large heap every second would cost
+        ~10% by itself. Between full ones a young-generation collection runs:
         reference counting has already freed all but cyclic garbage, and the
         interpreter's own full collections bound what is left.
         """
