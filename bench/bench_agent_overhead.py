@@ -84,11 +84,11 @@ async def main():
         tracemalloc.start()
     print("ready", flush=True)
     await asyncio.to_thread(sys.stdin.readline)  # "go": both runs of a pair start together
-    t0, c0, m0 = time.perf_counter(), time.process_time(), time.thread_time()
+    c0, m0 = time.process_time(), time.thread_time()
     await serve(scale)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    cpu = time.process_time() - c0
     main_cpu = time.thread_time() - m0  # this thread; the rest is the agent's threads
-    print(json.dumps({"seconds": wall, "cpu": cpu, "main_cpu": main_cpu}), flush=True)
+    print(json.dumps({"cpu": cpu, "main_cpu": main_cpu}), flush=True)
 
 asyncio.run(main())
 """
@@ -123,10 +123,8 @@ def _scrape(url: str, interval: float, stop: threading.Event, count: list[int]) 
 
 @dataclass
 class Run:
-    """One timed workload run: wall seconds, CPU seconds (all threads; the workload's
-    own thread), scrapes served."""
+    """One timed workload run: CPU seconds (all threads; the workload's own thread), scrapes."""
 
-    wall: float
     cpu: float
     main_cpu: float
     scrapes: int
@@ -190,7 +188,7 @@ class _Child:
             shutil.rmtree(self.tmp, ignore_errors=True)
         if doc is None:
             raise SystemExit(f"{self.mode}: the workload did not report its time")
-        return Run(doc["seconds"], doc["cpu"], doc["main_cpu"], self.count[0])
+        return Run(doc["cpu"], doc["main_cpu"], self.count[0])
 
 
 @functools.cache

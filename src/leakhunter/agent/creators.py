@@ -116,8 +116,7 @@ class CreatorLog:
         creator: object | None = asyncio.current_task(loop) if loop is not None else None
         if creator is None:
             creator = threading.current_thread()
-        rid: int | None = getattr(creator, "_leakhunter_id", None)  # a Task given its id
-        return frame.f_code, frame.f_lineno, rid if rid is not None else self._routine_id(creator)
+        return frame.f_code, frame.f_lineno, self._routine_id(creator)
 
     def note(self, routine: object, frame: FrameType | None) -> None:
         """Record that ``routine`` is being created by the code at ``frame`` (or above it)."""
