@@ -30,3 +30,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         find_go()
     except GoNotFoundError as exc:
         pytest.skip(str(exc))
+
+
+@pytest.fixture(params=["native", "numpy"])
+def sample_walk(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test through the compiled sample walk and again through the numpy one."""
+    if request.param == "numpy":
+        monkeypatch.setenv("LEAKHUNTER_NATIVE", "0")
+    else:
+        from leakhunter.native import kernels
+
+        if kernels() is None:
+            pytest.skip("leakhunter's compiled kernels are not built here (no C compiler?)")
+    return str(request.param)

@@ -98,7 +98,7 @@ def check_one_line(capsys, argv, path: Path, problem: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_bad_profile_top(tmp_path, capsys, name):
+def test_bad_profile_top(tmp_path, capsys, name, sample_walk):
     data, problem = CASES[name]
     path = tmp_path / "bad.pb.gz"
     path.write_bytes(data)

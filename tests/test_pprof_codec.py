@@ -79,7 +79,7 @@ def test_real_go_profiles_round_trip(name, compress):
     assert pprof.decode(data) == p
 
 
-def test_every_field_round_trips():
+def test_every_field_round_trips(sample_walk):
     p = every_field_profile()
     for compress in (True, False):
         q = pprof.decode(pprof.encode(p, compress=compress))
@@ -93,7 +93,7 @@ def test_every_field_round_trips():
     assert len(pprof.decode(pprof.encode(p)).stacks) == 4
 
 
-def test_int64_extremes_round_trip():
+def test_int64_extremes_round_trip(sample_walk):
     big = hand_profile([(("a",), (2**63 - 1, -(2**63)))], (("a", "count"), ("b", "count")))
     assert pprof.decode(pprof.encode(big)).values.tolist() == [[2**63 - 1, -(2**63)]]
 
@@ -144,7 +144,7 @@ def _tables() -> bytes:
     return m.SerializeToString()
 
 
-def test_unpacked_split_and_interleaved_encodings_decode_alike():
+def test_unpacked_split_and_interleaved_encodings_decode_alike(sample_walk):
     label = _field(3, b"\x08\x05\x10\x06")  # k=v
     unpacked = b"\x08\x01\x08\x02" + b"\x10\x07\x10\x09"  # loc 1, 2; values 7, 9
     split = _field(1, b"\x01") + _field(1, b"\x02") + _field(2, b"\x07") + _field(2, b"\x09")

@@ -63,7 +63,7 @@ def exercise(data: bytes) -> bool:
 
 
 @pytest.mark.parametrize("gzipped", [False, True])
-def test_mutated_profiles_decode_or_fail_cleanly(gzipped):
+def test_mutated_profiles_decode_or_fail_cleanly(gzipped, sample_walk):
     rng = random.Random(20261123 + gzipped)
     deadline = time.monotonic() + SECONDS / 2
     decoded = tried = 0

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from google.protobuf.message import DecodeError
 
 from leakhunter.errors import FormatError
+from leakhunter.formats._pprof_native import NativeScan, native_scan
 from leakhunter.formats._pprof_samples import (
     NeedsCanonical,
     SampleScan,
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = ["decode", "encode", "read", "write"]
+
+#: Every sample's stack, values and label set: compiled walk or numpy walk.
+Scan = NativeScan | SampleScan
 
 
 def read(path: str | Path, max_bytes: int | None = None, *, labels: bool = True) -> Profile:
@@ -79,22 +83,40 @@ def decode(
     if not data:
         raise FormatError(source, "empty file")
     raw = maybe_gunzip(data, source, max_bytes)
-    msg = _parse(FAST_PROFILE, raw, source)
-    if not msg.sample_type and not msg.sample and not msg.string_table:
-        raise FormatError(source, "not a pprof profile (no sample types, samples or strings)")
     try:
-        try:
-            scan = scan_samples(msg.sample)
-        except NeedsCanonical:
-            # Legal encodings no pprof writer emits (unpacked or split repeated
-            # fields): upb re-serialises them canonically through the full schema.
-            msg = _parse(
-                FAST_PROFILE, _parse(FULL_PROFILE, raw, source).SerializeToString(), source
-            )
-            scan = scan_samples(msg.sample)
+        fast = native_scan(raw)
+    except VarintError as exc:
+        whole = _parse(FAST_PROFILE, raw, source)  # a non-profile says so first
+        _check_profile(whole, source, len(whole.sample))
+        raise FormatError(source, f"corrupt sample ({exc})") from None
+    msg = _parse(FAST_PROFILE, raw if fast is None else fast.rest, source)
+    if fast is not None and len(msg.sample_type) != fast.num_types:
+        fast, msg = None, _parse(FAST_PROFILE, raw, source)  # upb counted otherwise: follow it
+    _check_profile(msg, source, len(msg.sample) if fast is None else len(fast))
+    try:
+        scan: Scan = _numpy_scan(msg, raw, source) if fast is None else fast
     except (VarintError, NeedsCanonical) as exc:
         raise FormatError(source, f"corrupt sample ({exc or 'unexpected encoding'})") from None
     return _Decoder(msg, source).profile(scan, labels=labels)
+
+
+def _check_profile(msg: Any, source: str, samples: int) -> None:
+    """Reject what is protobuf but no profile, and samples without sample types."""
+    if not msg.sample_type and not samples and not msg.string_table:
+        raise FormatError(source, "not a pprof profile (no sample types, samples or strings)")
+    if samples and not msg.sample_type:
+        raise FormatError(source, "the profile has samples but no sample types")
+
+
+def _numpy_scan(msg: Any, raw: bytes, source: str) -> SampleScan:
+    """Walk the samples upb handed over as bytes, with numpy (no compiled walk here)."""
+    try:
+        return scan_samples(msg.sample)
+    except NeedsCanonical:
+        # Legal encodings no pprof writer emits (unpacked or split repeated
+        # fields): upb re-serialises them canonically through the full schema.
+        msg = _parse(FAST_PROFILE, _parse(FULL_PROFILE, raw, source).SerializeToString(), source)
+        return scan_samples(msg.sample)
 
 
 def _parse(cls: Any, raw: bytes, source: str) -> Any:
@@ -137,7 +159,7 @@ class _Decoder:
     def vt(self, m: Any) -> ValueType:
         return ValueType(self.s(m.type, "value type"), self.s(m.unit, "value type"))
 
-    def profile(self, scan: SampleScan, *, labels: bool) -> Profile:
+    def profile(self, scan: Scan, *, labels: bool) -> Profile:
         m = self.msg
         sample_types = tuple(self.vt(v) for v in m.sample_type)
         functions = tuple(
@@ -226,10 +248,8 @@ class _Decoder:
                     )
 
     def samples(
-        self, scan: SampleScan, k: int, locations: tuple[Location, ...]
+        self, scan: Scan, k: int, locations: tuple[Location, ...]
     ) -> tuple[Stacks, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        if len(scan) and not k:
-            raise self.fail("the profile has samples but no sample types")
         try:
             offsets, ids, stack_of = scan.stacks()
             values = scan.values(k)
@@ -242,7 +262,7 @@ class _Decoder:
         stacks = Stacks(offsets=adopt_i64(offsets), location_ids=adopt_ids(ids))
         return stacks, adopt_i64(stack_of), adopt_i64(values)
 
-    def labels(self, scan: SampleScan, *, keep: bool) -> tuple[tuple[Label, ...], ...]:
+    def labels(self, scan: Scan, *, keep: bool) -> tuple[tuple[Label, ...], ...]:
         blobs, which = scan.label_sets()
         if blobs == [b""]:
             return ()

@@ -81,7 +81,7 @@ def decode_segments(
     b = np.frombuffer(buf, dtype=np.uint8)
     out = np.zeros(n + 1, dtype=np.int64)
     if b.size == 0:
-        return out, np.zeros(0, dtype=np.uint64)
+        return out, np.zeros(0, dtype=np.uint8 if narrow else np.uint64)
     if b[-1] >= 0x80:
         raise VarintError("truncated varint")
     lens = np.diff(offs)

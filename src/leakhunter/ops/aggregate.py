@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from leakhunter.model.grouping import first_occurrence, first_of_run, groups
 from leakhunter.model.profile import Ids, Profile, all_known, as_index
+from leakhunter.native import kernels
 from leakhunter.ops.merge import BASE_LABEL
 
 __all__ = [
@@ -275,8 +276,16 @@ def _flat_cum(
     starts = stack_offsets[nonempty]
     stack_masks = np.empty((nonempty.size, words), dtype=word)
     ends = stack_offsets[nonempty + 1]
+    native = kernels()
     for w in range(words):
         column = np.ascontiguousarray(item_masks[:, w])
+        if native is not None:  # one compiled loop: no index conversion, no gathered copy
+            items = np.ascontiguousarray(frame_items)
+            stack_masks[:, w] = np.frombuffer(
+                native.or_reduce(column, word.itemsize, items, items.itemsize, starts, ends),
+                dtype=word,
+            )
+            continue
         # A block of stacks at a time through one reused buffer: one gather of
         # every frame would fault in a fresh array as large as the stacks
         # (48 MB for 6M frames), which costs more than the gather itself.
