@@ -8,8 +8,10 @@ second generation allocated) is the NEW side of the diff. Both are cached under
 $LEAKHUNTER_CACHE (default ~/.cache/leakhunter) by program hash and depth.
 
 Each command runs as a subprocess (the installed `leakhunter` console script,
-and the pprof tool binary that `go tool pprof` runs), best of N wall time, and
-the peak RSS of each run comes from wait4's rusage. The outputs are checked to
+and the pprof tool binary that `go tool pprof` runs), best of N wall time, the
+commands taking turns; the peak RSS of each run comes from wait4's rusage.
+"top(numpy)" is leakhunter with its compiled kernels switched off
+(LEAKHUNTER_NATIVE=0), as an install without a C compiler runs it. The outputs are checked to
 agree before timing. Usage: python bench/bench_top.py [--depth 18] [--repeat 5]
 """
 
@@ -74,10 +76,12 @@ def profiles(depth: int) -> tuple[Path, Path]:
     return a, b
 
 
-def run_once(cmd: list[str]) -> tuple[float, float, float]:
+def run_once(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
     """Run cmd, discarding output; return wall seconds, CPU seconds and peak RSS in MiB."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env and {**os.environ, **env}
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -87,11 +91,18 @@ def run_once(cmd: list[str]) -> tuple[float, float, float]:
     return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024  # KiB on Linux
 
 
-def measure(cmd: list[str], repeat: int) -> Timing:
-    runs = [run_once(cmd) for _ in range(repeat)]
-    best = min(runs)
-    times = [t for t, _, _ in runs]
-    return Timing(best[0], statistics.median(times), best[1], max(r for _, _, r in runs))
+def measure(cmds: list[tuple[list[str], dict[str, str] | None]], repeat: int) -> list[Timing]:
+    """Time each command `repeat` times, taking turns so a slow spell hits them all alike."""
+    runs: list[list[tuple[float, float, float]]] = [[] for _ in cmds]
+    for _ in range(repeat):
+        for i, (cmd, env) in enumerate(cmds):
+            runs[i].append(run_once(cmd, env))
+    out = []
+    for r in runs:
+        best = min(r)
+        times = [t for t, _, _ in r]
+        out.append(Timing(best[0], statistics.median(times), best[1], max(m for _, _, m in r)))
+    return out
 
 
 def check_same(lh_args: list[str], pp_args: list[str]) -> None:
@@ -108,7 +119,8 @@ def check_same(lh_args: list[str], pp_args: list[str]) -> None:
 def report(name: str, ours: Timing, theirs: Timing) -> dict[str, object]:
     ratio = theirs.best / ours.best
     print(
-        f"{name:5} leakhunter {ours.best:6.3f}s (median {ours.median:6.3f}s, CPU {ours.cpu:6.3f}s, "
+        f"{name:11} leakhunter {ours.best:6.3f}s (median {ours.median:6.3f}s, "
+        f"CPU {ours.cpu:6.3f}s, "
         f"peak RSS {ours.peak_rss_mb:5.0f} MiB) | go tool pprof {theirs.best:6.3f}s "
         f"(median {theirs.median:6.3f}s, CPU {theirs.cpu:6.3f}s, peak RSS "
         f"{theirs.peak_rss_mb:5.0f} MiB) | {ratio:5.1f}x faster"
@@ -134,15 +146,19 @@ def main() -> None:
     print(f"leakhunter: {' '.join(lh)}; pprof: {pp[0]}; best of {args.repeat}")
     check_same(["top", str(a)], [str(a)])
     check_same(["diff", str(a), str(b)], ["-diff_base", str(a), str(b)])
+    numpy_only = {"LEAKHUNTER_NATIVE": "0"}  # what an install without a C compiler runs
+    top_lh, top_np, top_pp = measure(
+        [([*lh, "top", str(a)], None), ([*lh, "top", str(a)], numpy_only), ([*pp, str(a)], None)],
+        args.repeat,
+    )
+    diff_lh, diff_pp = measure(
+        [([*lh, "diff", str(a), str(b)], None), ([*pp, "-diff_base", str(a), str(b)], None)],
+        args.repeat,
+    )
     results = [
-        report(
-            "top", measure([*lh, "top", str(a)], args.repeat), measure([*pp, str(a)], args.repeat)
-        ),
-        report(
-            "diff",
-            measure([*lh, "diff", str(a), str(b)], args.repeat),
-            measure([*pp, "-diff_base", str(a), str(b)], args.repeat),
-        ),
+        report("top", top_lh, top_pp),
+        report("top(numpy)", top_np, top_pp),
+        report("diff", diff_lh, diff_pp),
     ]
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")

@@ -84,3 +84,21 @@ def test_python_culprit_stops_at_the_event_loop_dispatcher() -> None:
     assert culprit(callback, m) is None
     in_task = (Frame("shop.orders.place_order", "/srv/shop/orders.py", 12), *callback[1:])
     assert culprit(in_task, m) == in_task[0]
+
+
+def test_stacks_keep_their_keys_across_profiles_without_addresses() -> None:
+    """Python-agent profiles have no addresses: a stack must not take another's key.
+
+    The frames of the second profile are listed in another order, and one is
+    new; numbering frames per profile made its stack of "b" hit the cached
+    stack of "a" (the zoo's dict cache then flickered between two sites).
+    """
+    from leakhunter.analyze.series import StackResolver
+    from pprof_helpers import hand_profile
+
+    resolver = StackResolver(lambda frames: frames[0].function)
+    first = hand_profile([(("a",), (1,)), (("b",), (1,))])
+    second = hand_profile([(("b",), (1,)), (("c",), (1,)), (("a",), (1,))])
+    assert {loc.address for loc in first.locations + second.locations} == {0}
+    assert [info.site for info in resolver.resolve(first)] == ["a", "b"]
+    assert [info.site for info in resolver.resolve(second)] == ["b", "c", "a"]

@@ -80,6 +80,9 @@ class StackResolver:
         self._key_of = key_of
         self._observe = observe
         self._cache: dict[bytes, _StackInfo] = {}
+        # Frames of address-less locations, numbered for good: the cache keys
+        # must mean the same stack in every profile of the series.
+        self._frame_ids: dict[tuple[Frame, ...], int] = {}
 
     def resolve(self, profile: Profile) -> list[_StackInfo]:
         """Return the key and frames of every interned stack of profile."""
@@ -98,12 +101,17 @@ class StackResolver:
         if by_address:
             keyed = addrs[loc_index]
         else:
-            # no stable addresses (e.g. Python agent): key locations by their frames
-            sigs = {fr: i for i, fr in enumerate(dict.fromkeys(profile_frames(profile)))}
-            frames_of = profile_frames(profile)
-            keyed = np.fromiter(
-                (sigs[frames_of[i]] for i in loc_index.tolist()), np.uint64, len(loc_index)
+            # No stable addresses (the Python agent): key locations by their frames,
+            # numbered across the whole series. (Numbering them per profile made
+            # a stack of one snapshot hit the cached stack of another whose
+            # frames happened to get the same numbers: sites swapped names.)
+            known = self._frame_ids
+            numbers = np.fromiter(
+                (known.setdefault(fr, len(known)) for fr in profile_frames(profile)),
+                np.uint64,
+                len(locs),
             )
+            keyed = numbers[loc_index]
         raw = keyed.tobytes()
         offs = (stacks.offsets * 8).tolist()
         out: list[_StackInfo] = []

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from leakhunter.ops.aggregate import TopReport
 from leakhunter.units import format_value
 
@@ -32,6 +30,8 @@ def render_top_json(report: TopReport) -> str:
             for r in report.rows
         ],
     }
+    import json  # only --json pays for it (~5 ms of a `top` that prints text)
+
     return json.dumps(doc, indent=None, separators=(",", ":"))
 
 
