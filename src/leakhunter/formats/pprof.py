@@ -1,10 +1,13 @@
 """pprof protobuf reader and writer (gzip or raw), covering every field of profile.proto.
 
-Decoding uses the protobuf package (upb C backend) for the small tables
-(strings, functions, locations, mappings) with a schema whose samples arrive
-as raw bytes; _pprof_samples walks and decodes all samples at once with numpy
-and interns identical stacks and label sets on their raw bytes. Encoding is the
-mirror image: upb writes the tables, numpy writes the sample section.
+Decoding splits the work. The samples (nearly all of a big profile) are walked
+by compiled code (_pprof_native, scan in _native.c): values decoded, stacks and
+label sets interned on their raw bytes so each distinct one is decoded once;
+the protobuf package (upb C backend) parses the small rest (strings, functions,
+locations, mappings). Without the compiled kernels, upb hands every sample
+over as raw bytes and _pprof_samples walks them all at once with numpy, to the
+same result. Encoding is the mirror image: upb writes the tables, numpy writes
+the sample section.
 """
 
 from __future__ import annotations
