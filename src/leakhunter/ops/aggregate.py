@@ -13,15 +13,16 @@ more than 1024 bits fall back to deduplicating (stack, node) pairs).
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
 
-from leakhunter.model.grouping import first_occurrence, first_of_run, groups
-from leakhunter.model.profile import Ids, Profile, all_known, as_index
+from leakhunter.model.grouping import first_occurrence, groups
+from leakhunter.model.profile import Ids, Profile, all_known, as_index, intern_segments
 from leakhunter.native import kernels
 from leakhunter.ops.merge import BASE_LABEL
 
@@ -39,6 +40,7 @@ __all__ = [
 
 I64 = npt.NDArray[np.int64]
 Frame = tuple[str, str, int]
+_T = TypeVar("_T")
 
 #: Node sets wider than this many 64-bit words use the pair-dedupe fallback.
 _MAX_MASK_WORDS = 16
@@ -59,8 +61,8 @@ class NodeTable:
     ``frames[i]`` is (function, file, line) of node i's representative frame.
     """
 
-    names: tuple[str, ...]
-    frames: tuple[Frame, ...]
+    names: Sequence[str]
+    frames: Sequence[Frame]
     stack_offsets: I64
     stack_nodes: I64
 
@@ -188,8 +190,8 @@ def node_table(profile: Profile, granularity: Granularity = Granularity.FUNCTION
     items = ln.frame_items
     if items.size == 0:
         nodes = np.zeros(0, dtype=np.int64)
-    elif (per_loc[items] == 1).all():
-        nodes = ln.nodes[ln.offsets[:-1][items]]
+    elif (per_loc == 1).all():  # no inlining: one lookup per frame through a small table
+        nodes = ln.nodes[ln.offsets[:-1]][items]
     else:  # inlined locations expand to several nodes, innermost first
         reps = per_loc[items]
         ends = np.cumsum(reps)
@@ -203,25 +205,68 @@ def node_table(profile: Profile, granularity: Granularity = Granularity.FUNCTION
 
 
 def _stack_nodes(fn: NodeTable, n_stacks: int) -> NodeTable:
-    """One node per distinct function-level stack, named root-first like folded stacks."""
-    index: dict[bytes, int] = {}
-    raw = fn.stack_nodes.astype(np.int64).tobytes()
-    offs = (fn.stack_offsets * 8).tolist()
-    nodes = np.fromiter(
-        (index.setdefault(raw[a:b], len(index)) for a, b in zip(offs, offs[1:], strict=False)),
-        dtype=np.int64,
-        count=n_stacks,
+    """One node per distinct function-level stack, named root-first like folded stacks.
+
+    Names and frames are built when asked for: top shows a handful of a big
+    profile's 250k stacks, and joining every name took seconds.
+    """
+    top = int(fn.stack_nodes.max()) if fn.stack_nodes.size else 0
+    width = 1 if top < 1 << 8 else 2 if top < 1 << 16 else 4  # node ids, narrowest that fits
+    raw = fn.stack_nodes.astype(f"<u{width}").tobytes()
+    chains, nodes = intern_segments(raw, fn.stack_offsets * width)
+    stacks = _Chains(fn, chains.tolist())
+    return NodeTable(
+        _Lazy(len(stacks), stacks.name),
+        _Lazy(len(stacks), stacks.frame),
+        np.arange(n_stacks + 1, dtype=np.int64),
+        nodes,
     )
-    chains = first_of_run(nodes).tolist()
-    all_nodes = fn.stack_nodes.tolist()
-    bounds = fn.stack_offsets.tolist()
-    names: list[str] = []
-    frames: list[Frame] = []
-    for s in chains:
-        chain = all_nodes[bounds[s] : bounds[s + 1]]
-        names.append(";".join(fn.names[i] for i in reversed(chain)) or "<empty>")
-        frames.append(fn.frames[chain[0]] if chain else ("<empty>", "", 0))
-    return NodeTable(tuple(names), tuple(frames), np.arange(n_stacks + 1, dtype=np.int64), nodes)
+
+
+class _Chains:
+    """The function-level stacks behind stack nodes: node i is stack ``reps[i]``."""
+
+    def __init__(self, fn: NodeTable, reps: list[int]) -> None:
+        self.fn = fn
+        self.reps = reps
+
+    def __len__(self) -> int:
+        return len(self.reps)
+
+    def chain(self, i: int) -> list[int]:
+        offsets, s = self.fn.stack_offsets, self.reps[i]
+        nodes: list[int] = self.fn.stack_nodes[int(offsets[s]) : int(offsets[s + 1])].tolist()
+        return nodes
+
+    def name(self, i: int) -> str:
+        return ";".join(self.fn.names[n] for n in reversed(self.chain(i))) or "<empty>"
+
+    def frame(self, i: int) -> Frame:
+        chain = self.chain(i)
+        return self.fn.frames[chain[0]] if chain else ("<empty>", "", 0)
+
+
+class _Lazy(Sequence[_T]):
+    """A read-only sequence whose items are computed on first use, then kept."""
+
+    def __init__(self, size: int, make: Callable[[int], _T]) -> None:
+        self._make = make
+        self._items: list[_T | None] = [None] * size
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, i: int) -> _T: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[_T]: ...
+    def __getitem__(self, i: int | slice) -> _T | list[_T]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        item = self._items[i]
+        if item is None:
+            item = self._items[i] = self._make(i if i >= 0 else i + len(self))
+        return item
 
 
 def stack_values(profile: Profile, index: int) -> tuple[I64, npt.NDArray[np.bool_]]:
@@ -417,12 +462,14 @@ def _base_samples(profile: Profile) -> npt.NDArray[np.bool_] | None:
 
 def _node_values(
     profile: Profile, index: int, granularity: Granularity
-) -> tuple[list[str], list[Frame], I64, I64]:
+) -> tuple[Sequence[str], Sequence[Frame], I64, I64]:
     """Names, frames, flat and cum of every node (without expanding inlined frames)."""
     if granularity is Granularity.STACK:
         table = node_table(profile, granularity)
-        flat, cum, _ = aggregate(profile, index, table)
-        return list(table.names), list(table.frames), flat, cum
+        sums, _ = stack_values(profile, index)
+        flat = np.zeros(len(table.names), dtype=np.int64)
+        np.add.at(flat, table.stack_nodes, sums)  # one node per stack: its cum is its flat
+        return table.names, table.frames, flat, flat.copy()
     ln = _location_nodes(profile, granularity)
     sums, _ = stack_values(profile, index)
     flat, cum = _flat_cum(

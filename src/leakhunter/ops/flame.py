@@ -12,6 +12,7 @@ then all but the widest ``max_nodes``) so a report stays small and draws fast.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -154,7 +155,7 @@ def _kept(tree: _Tree, o: FlameOptions) -> npt.NDArray[np.bool_]:
 def _freeze(
     tree: _Tree,
     keep: npt.NDArray[np.bool_],
-    frames: tuple[tuple[str, str, int], ...],
+    frames: Sequence[tuple[str, str, int]],
     sample_type: str,
     unit: str,
     diff: bool,
