@@ -40,6 +40,7 @@ __all__ = [
     "adopt_ids",
     "all_known",
     "as_index",
+    "distinct_labels",
     "intern_stacks",
     "make_profile",
 ]
@@ -442,6 +443,22 @@ class Profile:
         from dataclasses import replace
 
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def distinct_labels(
+    labels: Sequence[tuple[Label, ...]],
+) -> tuple[list[tuple[Label, ...]], I64]:
+    """Group samples' label tuples by identity: the distinct ones, and each sample's index.
+
+    Decoding and merging share one tuple object among the samples with the
+    same labels, so grouping the objects' ids (in numpy: a few distinct keys
+    compare in one pass each) leaves Python work per distinct tuple, not per
+    sample. Equal tuples that are different objects stay apart; callers that
+    care compare the few representatives. First-seen order.
+    """
+    keys = np.fromiter(map(id, labels), np.uint64, len(labels))
+    firsts, which = groups(first_occurrence(keys))
+    return [labels[i] for i in firsts.tolist()], which
 
 
 def make_profile(

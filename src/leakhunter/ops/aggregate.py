@@ -22,7 +22,14 @@ import numpy as np
 import numpy.typing as npt
 
 from leakhunter.model.grouping import first_occurrence, groups
-from leakhunter.model.profile import Ids, Profile, all_known, as_index, intern_segments
+from leakhunter.model.profile import (
+    Ids,
+    Profile,
+    all_known,
+    as_index,
+    distinct_labels,
+    intern_segments,
+)
 from leakhunter.native import kernels
 from leakhunter.ops.merge import BASE_LABEL
 
@@ -452,12 +459,12 @@ def _base_samples(profile: Profile) -> npt.NDArray[np.bool_] | None:
     Label tuples are shared between samples (decode and merge intern them), so
     each distinct tuple is tested once.
     """
-    labels = profile.sample_labels
-    distinct = dict(zip(map(id, labels), labels, strict=True))
-    verdict = {key: BASE_LABEL in value for key, value in distinct.items()}
-    if not any(verdict.values()):
+    reps, which = distinct_labels(profile.sample_labels)
+    verdict = np.fromiter((BASE_LABEL in labels for labels in reps), dtype=bool, count=len(reps))
+    if not verdict.any():
         return None
-    return np.fromiter(map(verdict.__getitem__, map(id, labels)), dtype=bool, count=len(labels))
+    marked: npt.NDArray[np.bool_] = verdict[which]
+    return marked
 
 
 def _node_values(

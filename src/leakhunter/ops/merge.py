@@ -27,6 +27,7 @@ from leakhunter.model.profile import (
     Stacks,
     adopt_i64,
     as_index,
+    distinct_labels,
     intern_stacks,
 )
 
@@ -59,12 +60,11 @@ def diff(base: Profile, new: Profile) -> Profile:
     if not base.sample_labels:
         tagged: tuple[tuple[Label, ...], ...] = ((BASE_LABEL,),) * n
     else:
-        distinct = dict(zip(map(id, base.sample_labels), base.sample_labels, strict=True))
-        retagged = {
-            key: (*(lb for lb in labels if lb.key != BASE_LABEL.key), BASE_LABEL)
-            for key, labels in distinct.items()
-        }
-        tagged = tuple(map(retagged.__getitem__, map(id, base.sample_labels)))
+        reps, which = distinct_labels(base.sample_labels)
+        retagged = [
+            (*(lb for lb in labels if lb.key != BASE_LABEL.key), BASE_LABEL) for labels in reps
+        ]
+        tagged = tuple(map(retagged.__getitem__, which.tolist()))
     return merge([new, replace(scale(base, -1), sample_labels=tagged)])
 
 
@@ -164,16 +164,15 @@ def _label_sets(
             per_profile.append(np.zeros(p.num_samples, dtype=np.int64))
             continue
         # hash each distinct tuple object once, then map samples by identity
-        by_id: dict[int, int] = {}
-        distinct = dict(zip(map(id, p.sample_labels), p.sample_labels, strict=True))
-        for key, labels in distinct.items():
-            at = index.get(labels)
-            if at is None:
-                at = index[labels] = len(table)
+        reps, which = distinct_labels(p.sample_labels)
+        at = np.zeros(len(reps), dtype=np.int64)
+        for i, labels in enumerate(reps):
+            got = index.get(labels)
+            if got is None:
+                got = index[labels] = len(table)
                 table.append(labels)
-            by_id[key] = at
-        ids = np.fromiter(map(by_id.__getitem__, map(id, p.sample_labels)), np.int64, p.num_samples)
-        per_profile.append(ids)
+            at[i] = got
+        per_profile.append(at[which])
     return table, per_profile
 
 
