@@ -19,6 +19,12 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stam
   .venv/bin/python -m pip install --quiet -e '.[dev]'
   touch "$stamp"
 fi
+# The compiled kernels are optional; rebuild them if they went missing (a `git clean`).
+if command -v cc >/dev/null 2>&1 && ! .venv/bin/python -c "import leakhunter._native" 2>/dev/null; then
+  echo "setup: building leakhunter's compiled kernels (src/leakhunter/_native.c)" >&2
+  .venv/bin/python -m pip install --quiet --no-deps -e . \
+    || echo "setup: could not build them; leakhunter runs its numpy paths (slower)" >&2
+fi
 # Byte-compile the package as a regular (non-editable) install does: with
 # PYTHONDONTWRITEBYTECODE set, every `leakhunter` run would compile it again.
 .venv/bin/python -m compileall -q src/leakhunter >/dev/null
