@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from leakhunter.cli.main import main
 from leakhunter.errors import FormatError
 from leakhunter.formats import pprof
+from leakhunter.formats._pprof_native import native_scan
 from leakhunter.native import kernels
 from leakhunter.ops import aggregate
 from leakhunter.ops.aggregate import Granularity, top
@@ -76,6 +77,8 @@ def test_every_field_and_odd_top_levels_decode_alike(monkeypatch):
     # a group (field 19) at the top level: legal protobuf upb skips, the kernel
     # leaves to upb's reading
     grouped = raw + b"\x9b\x01\x08\x01\x9c\x01"
+    assert native_scan(raw) is not None
+    assert native_scan(grouped) is None  # the numpy path (upb's reading) takes it
     for data in (raw, grouped):
         a, b = decode_both(data, monkeypatch)
         assert a == every_field_profile()
