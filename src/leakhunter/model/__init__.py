@@ -32,20 +32,6 @@ if TYPE_CHECKING:
         make_profile,
     )
 
-_PROFILE_NAMES = {
-    "Function",
-    "Label",
-    "Line",
-    "Location",
-    "Mapping",
-    "Profile",
-    "Sample",
-    "Stacks",
-    "ValueType",
-    "make_profile",
-}
-
-
 _GOROUTINE_NAMES = {
     "Frame",
     "Goroutine",
@@ -58,14 +44,14 @@ _GOROUTINE_NAMES = {
 
 
 def __getattr__(name: str) -> Any:
-    if name in _PROFILE_NAMES:
-        from leakhunter.model import profile
-
-        return getattr(profile, name)
     if name in _GOROUTINE_NAMES:
         from leakhunter.model import goroutine
 
         return getattr(goroutine, name)
+    if name in __all__:  # the rest is the profile half's
+        from leakhunter.model import profile
+
+        return getattr(profile, name)
     raise AttributeError(f"module 'leakhunter.model' has no attribute {name!r}")
 
 
