@@ -37,7 +37,7 @@ print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxr
 
 ANALYZE = r"""
 import sys, time, resource
-from leakhunter.analyze.engine import analyze_dir
+from leakhunter.pipeline import analyze_dir
 t0 = time.perf_counter()
 v = analyze_dir(sys.argv[1])
 print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 
-from leakhunter.analyze.engine import analyze_dir
 from leakhunter.analyze.frames import AppMatcher, Origin
 from leakhunter.analyze.series import profile_frames
 from leakhunter.collect.session import Snapshot, load_session
@@ -36,6 +35,7 @@ from leakhunter.harness.manifest import ZooScenario, load_manifest
 from leakhunter.harness.record import record
 from leakhunter.model.goroutine import Frame
 from leakhunter.model.profile import Profile
+from leakhunter.pipeline import analyze_dir
 
 LEAKPROF_T = 100
 CHANNEL_LEAVES = ("runtime.chanrecv", "runtime.chansend", "runtime.selectgo", "runtime.block")

@@ -12,7 +12,7 @@ import shutil
 from functools import cache
 from pathlib import Path
 
-from leakhunter.analyze.engine import analyze_dir
+from leakhunter.analyze.analyzer import RunEdges
 from leakhunter.analyze.verdict import (
     Finding,
     FindingKind,
@@ -25,6 +25,8 @@ from leakhunter.analyze.verdict import (
     Verdict,
     VerdictValue,
 )
+from leakhunter.collect.session import SessionInfo, load_session
+from leakhunter.collect.snapshot import SnapshotView
 from leakhunter.formats.pprof import encode
 from leakhunter.model.goroutine import Frame, GoroutineGroup
 from leakhunter.model.profile import (
@@ -36,6 +38,7 @@ from leakhunter.model.profile import (
     ValueType,
     make_profile,
 )
+from leakhunter.pipeline import judge_dir
 from leakhunter.report.data import GoroutineGroups, GroupRow, ReportData, SessionFacts, gather
 
 SESSIONS = Path(__file__).parent / "data" / "sessions"
@@ -203,8 +206,22 @@ def sample_report() -> ReportData:
 @cache
 def session_report(name: str) -> ReportData:
     """Analyse a committed recorded session and gather every view (cached per test run)."""
-    path = SESSIONS / name
-    return gather(analyze_dir(path), path)
+    judged = judge_dir(SESSIONS / name)
+    return gather(judged.verdict, judged.edges, judged.session)
+
+
+def edges_of(path: Path) -> tuple[RunEdges, SessionInfo]:
+    """Return a session folder's first and last snapshot per kind (every snapshot one run)."""
+    s = load_session(path)
+    first: dict[str, SnapshotView] = {}
+    last: dict[str, SnapshotView] = {}
+    for snap in s.snapshots:
+        for kind in snap.record.files:
+            first.setdefault(kind, snap)
+            last[kind] = snap
+    seqs = [x.seq for x in s.snapshots]
+    edges = RunEdges(first, last, min(seqs, default=None), max(seqs, default=None))
+    return edges, SessionInfo.of(path, s.manifest)
 
 
 def big_heap_profile(n_stacks: int = 20_000, seed: int = 1) -> Profile:

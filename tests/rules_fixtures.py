@@ -192,15 +192,10 @@ def names() -> list[str]:
 
 
 def _analyze(directory: Path) -> tuple[list[Finding], SessionFacts]:
-    from leakhunter.analyze.engine import analyze_dir
-    from leakhunter.analyze.reduce import reduce_snapshots
-    from leakhunter.collect.session import load_session
-    from leakhunter.rules.facts import session_facts
+    from leakhunter.pipeline import judge_dir
 
-    verdict = analyze_dir(directory)
-    session = load_session(directory)
-    run = [s for s in session.epochs()[-1] if s.record.memstats or s.record.files]
-    return list(verdict.findings), session_facts(reduce_snapshots(run))
+    judged = judge_dir(directory)
+    return list(judged.verdict.findings), judged.analysis.facts
 
 
 def _write(stem: str, source: str, f: Finding, s: SessionFacts) -> None:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from leakhunter.analyze.engine import analyze_dir
 from leakhunter.collect.watch import WatchOptions
 from leakhunter.harness.manifest import find_scenario
 from leakhunter.harness.record import record
 from leakhunter.harness.run import start
+from leakhunter.pipeline import analyze_dir
 
 pytestmark = pytest.mark.slow
 

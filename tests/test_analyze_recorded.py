@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from leakhunter.analyze.engine import analyze_dir
 from leakhunter.analyze.judge import AnalyzeOptions
 from leakhunter.cli.main import main
 from leakhunter.harness.manifest import load_manifest
+from leakhunter.pipeline import analyze_dir
 
 SESSIONS = Path(__file__).parent / "data" / "sessions"
 MANIFEST = {s.name: s for s in load_manifest()}

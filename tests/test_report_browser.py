@@ -18,7 +18,7 @@ import pytest
 from cdp import Browser, find_chromium
 from leakhunter.report.data import gather
 from leakhunter.report.html import render_html
-from report_builders import big_session, session_report
+from report_builders import big_session, edges_of, session_report
 
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(
@@ -189,7 +189,7 @@ def test_a_no_leak_session_renders(browser, tmp_path):
 def test_a_big_session_opens_fast(browser, tmp_path):
     session = big_session(tmp_path)
     # the recorded verdict with the big session's views (analysis speed is tested elsewhere)
-    report = gather(session_report("grpc-stream-not-closed").verdict, session)
+    report = gather(session_report("grpc-stream-not-closed").verdict, *edges_of(session))
     assert report.heap_flame is not None and report.heap_flame.pruned > 100_000
     html = render_html(report)
     size = len(html.encode())

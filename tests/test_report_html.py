@@ -9,7 +9,14 @@ from dataclasses import replace
 from leakhunter.report.data import GatherOptions, ReportData, gather
 from leakhunter.report.html import embed_json, render_html
 from leakhunter.report.html_data import REPORT_DATA_SCHEMA, html_data
-from report_builders import big_session, sample_report, sample_verdict, session_report
+from report_builders import (
+    SESSIONS,
+    big_session,
+    edges_of,
+    sample_report,
+    sample_verdict,
+    session_report,
+)
 
 EVIL = '</script><script>alert("x")</script><!-- \u2028 & <b>'
 
@@ -69,16 +76,15 @@ def test_flame_arrays_are_consistent():
 
 
 def test_views_can_be_left_out():
-    path = session_report("bounded-lru").session
-    assert path is not None
-    report = gather(sample_verdict(), path.directory, GatherOptions(flames=False))
+    edges, info = edges_of(SESSIONS / "bounded-lru")
+    report = gather(sample_verdict(), edges, info, GatherOptions(flames=False))
     data = html_data(report)
     assert data["flames"] == {"heap": None, "diff": None} and data["goroutines"] is not None
 
 
 def test_html_size_is_bounded_on_a_big_session(tmp_path):
     session = big_session(tmp_path, n_stacks=6000)
-    report = gather(sample_verdict(), session)
+    report = gather(sample_verdict(), *edges_of(session))
     assert report.heap_flame is not None and report.heap_flame.pruned > 10_000
     assert len(report.heap_flame.names) <= GatherOptions().flame.max_nodes
     assert len(render_html(report).encode()) < 1_000_000

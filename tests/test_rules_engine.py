@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from leakhunter.analyze.frames import AppMatcher
+from leakhunter.analyze.frames import AppMatcher, module_of
 from leakhunter.analyze.verdict import (
     Finding,
     FindingKind,
@@ -28,7 +28,6 @@ from leakhunter.rules.facts import (
     growth_shape,
     infer_state,
     leaf_frame,
-    module_of,
 )
 
 GOROOT = "/usr/local/go/"
@@ -390,7 +389,7 @@ def test_verdict_json_carries_the_rule() -> None:
     ],
 )
 def test_module_of(frame: Frame, module: str) -> None:
-    assert module_of(frame) == module
+    assert module_of(frame.function, frame.file) == module
 
 
 @pytest.mark.parametrize(

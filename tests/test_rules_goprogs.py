@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from leakhunter.analyze.engine import analyze_dir
 from leakhunter.analyze.verdict import FindingVerdict
+from leakhunter.pipeline import analyze_dir
 from rules_goprogs import PATTERNS, BuildError, build, record
 
 pytestmark = pytest.mark.go

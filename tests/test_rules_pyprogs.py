@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from leakhunter.analyze.engine import analyze_dir
 from leakhunter.analyze.verdict import FindingVerdict
+from leakhunter.pipeline import analyze_dir
 from rules_pyprogs import PATTERNS, finding_of, record, running
 
 pytestmark = pytest.mark.slow

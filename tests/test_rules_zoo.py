@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from leakhunter.analyze.engine import analyze_dir
 from leakhunter.analyze.verdict import Finding, FindingVerdict, Verdict
 from leakhunter.harness.manifest import ZooScenario, load_manifest
+from leakhunter.pipeline import analyze_dir
 from leakhunter.rules import builtin_rules
 
 SCENARIOS = {sc.name: sc for sc in load_manifest()}

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from leakhunter.analyze.engine import analyze_dir
 from leakhunter.analyze.verdict import Verdict
 from leakhunter.collect.watch import WatchOptions
 from leakhunter.harness.manifest import ZooScenario, load_manifest
 from leakhunter.harness.record import record
+from leakhunter.pipeline import analyze_dir
 
 pytestmark = [pytest.mark.go, pytest.mark.slow]
 

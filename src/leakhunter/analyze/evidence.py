@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from leakhunter.analyze.trend import Trend
 from leakhunter.analyze.verdict import Series
+from leakhunter.formats.goroutine_fields import infer_state as infer_wait
 from leakhunter.model.goroutine import Frame, WaitClass
 from leakhunter.units import format_value
 
@@ -68,10 +70,9 @@ def rate(value: float, unit: str) -> str:
     return f"{format_value(value * 3600, unit)}/h"
 
 
-def infer_state(frames: tuple[Frame, ...]) -> str:
-    """Return the wait state deduced from a stack's leaf frames ("" if unknown)."""
-    try:
-        from leakhunter.formats.goroutine_text import infer_state
-    except ImportError:  # pragma: no cover - only during bring-up
-        return ""
-    return str(infer_state(frames) or "")
+def infer_state(frames: Sequence[Frame]) -> str:
+    """Return the wait state a goroutine stack's leaf frames imply ("" if none).
+
+    The one definition analysis and rules share (the dump parser's own reading).
+    """
+    return infer_wait(frames) or ""

@@ -35,6 +35,9 @@ _GENERATED = re.compile(
 )
 _PY_STDLIB = re.compile(r"(^|/)(lib/python3\.\d+|lib64/python3\.\d+)/(?!site-packages/)")
 _SITE = re.compile(r"(site-packages|dist-packages)/")
+_BANG = re.compile(r"!([a-z])")  # the module cache's escape of capital letters
+#: hosting sites whose module paths carry owner and repository
+_HOSTED = ("github.com", "gitlab.com", "bitbucket.org", "golang.org", "gitee.com")
 
 
 def package_of(function: str) -> str:
@@ -42,23 +45,28 @@ def package_of(function: str) -> str:
 
     ``github.com/a/b/pkg.(*T).M`` -> ``github.com/a/b/pkg``; ``main.f`` -> ``main``.
     """
+    function = function.split("[", 1)[0]  # generic type arguments hold dots and slashes
     slash = function.rfind("/")
     dot = function.find(".", slash + 1)
     return function[:dot] if dot >= 0 else function
 
 
-def module_of(function: str) -> str:
+def module_of(function: str, file: str = "") -> str:
     """Return the module (or standard-library package) a function belongs to.
 
-    ``google.golang.org/grpc/internal/transport.f`` -> ``google.golang.org/grpc``,
-    ``github.com/IBM/sarama.f`` -> ``github.com/IBM/sarama``, ``net/http.f`` -> ``net/http``.
-    A heuristic on the import path: hosting sites carry owner/repo, others one element.
+    The module cache path in ``file`` says it exactly (``.../pkg/mod/github.com/!i!b!m/
+    sarama@v1.43.0/...`` -> ``github.com/IBM/sarama``). Otherwise a heuristic on the
+    import path: ``google.golang.org/grpc/internal/transport.f`` -> ``google.golang.org/grpc``,
+    hosting sites carry owner/repo, other domains one element, ``net/http.f`` -> ``net/http``.
     """
+    if "/pkg/mod/" in file:
+        rest = file.split("/pkg/mod/", 1)[1]
+        if "@" in rest:
+            return _BANG.sub(lambda m: m.group(1).upper(), rest.split("@", 1)[0])
     parts = package_of(function).split("/")
     if "." not in parts[0]:
-        return "/".join(parts[:2]) if parts[0] in ("internal", "vendor") else package_of(function)
-    hosted = parts[0] in ("github.com", "gitlab.com", "bitbucket.org", "golang.org", "k8s.io")
-    return "/".join(parts[: 3 if hosted else 2])
+        return "/".join(parts[:2]) if parts[0] in ("internal", "vendor") else "/".join(parts)
+    return "/".join(parts[: 3 if parts[0] in _HOSTED else 2])
 
 
 @dataclass(frozen=True, slots=True)

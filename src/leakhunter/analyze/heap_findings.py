@@ -135,7 +135,7 @@ class HeapJudge:
             frames = red.site_frames.get(site, ())
             cul = culprit(frames, self.m) or first_interesting(frames, self.m)
             inuse = red.heap_inuse.rows.get(site)
-            live_site = float(np.nanmax(inuse)) if inuse else 0.0
+            live_site = float(np.nanmax(inuse)) if inuse is not None and len(inuse) else 0.0
             window = float(t[-1] - t[0])
             ev = (
                 f"allocation rate {format_value(rate, 'bytes')}/s (exact TotalAlloc) against "

@@ -30,7 +30,7 @@ from leakhunter.analyze.verdict import (
 )
 from leakhunter.units import format_duration, format_value
 
-__all__ = ["AnalyzeOptions", "judge"]
+__all__ = ["AnalyzeOptions", "judge", "project", "rank_key", "summarize"]
 
 _NO_LIMIT = (1 << 63) - 1
 
@@ -77,13 +77,15 @@ def _link(heap: list[Finding], gor: list[Finding]) -> tuple[list[Finding], list[
     return merged_heap, rest
 
 
-def _rank(f: Finding, matcher: AppMatcher) -> tuple[int, int, float, float]:
+def rank_key(f: Finding, matcher: AppMatcher) -> tuple[int, int, float, float]:
+    """Sort key of findings: leaks first, app culprits first, then confidence and rate."""
     order = {FindingVerdict.LEAK: 0, FindingVerdict.SUSPECT: 1, FindingVerdict.CHURN: 2}
     app = 0 if f.culprit is not None and matcher.is_app(f.culprit) else 1
     return order[f.verdict], app, -f.confidence, -abs(f.growth.per_hour)
 
 
-def _projection(red: Reduced, o: AnalyzeOptions, leaking: bool) -> Projection:
+def project(red: Reduced, o: AnalyzeOptions, leaking: bool) -> Projection:
+    """Project the footprint of a window to the memory limit (time-to-OOM when leaking)."""
     limit, source = o.limit_bytes, "--limit" if o.limit_bytes else ""
     if limit is None and red.gomemlimit and red.gomemlimit < _NO_LIMIT:
         limit, source = red.gomemlimit, "GOMEMLIMIT"
@@ -127,7 +129,7 @@ def judge(
             window_seconds=window,
             verdict=VerdictValue.INCONCLUSIVE,
             findings=(),
-            projection=_projection(red, o, False),
+            projection=project(red, o, False),
             summary="inconclusive: the window is too short to judge growth",
             notes=tuple(all_notes),
             heap=heap_series,
@@ -141,7 +143,7 @@ def judge(
     heap, gor = _link(heap, gor)
     leak_sites = {f.culprit.function for f in heap if f.culprit}
     churn = hj.churn_findings(leak_sites) if not leaking else []
-    findings = sorted(heap + gor + churn, key=lambda f: _rank(f, red.matcher))
+    findings = sorted(heap + gor + churn, key=lambda f: rank_key(f, red.matcher))
     findings = findings[: o.max_findings]
     if leaking and not any(f.kind is FindingKind.HEAP for f in findings):
         all_notes.append(
@@ -150,7 +152,7 @@ def judge(
         )
     is_leak = any(f.verdict is FindingVerdict.LEAK for f in findings)
     value = VerdictValue.LEAK if is_leak else VerdictValue.NO_LEAK
-    proj = _projection(red, o, is_leak)
+    proj = project(red, o, is_leak)
     return Verdict(
         target=target,
         snapshots=n,
@@ -158,7 +160,7 @@ def judge(
         verdict=value,
         findings=tuple(findings),
         projection=proj,
-        summary=_summary(value, findings, proj),
+        summary=summarize(value, findings, proj),
         notes=tuple(all_notes),
         heap=heap_series,
         goroutines=g_series,
@@ -167,7 +169,8 @@ def judge(
     )
 
 
-def _summary(value: VerdictValue, findings: list[Finding], proj: Projection) -> str:
+def summarize(value: VerdictValue, findings: list[Finding], proj: Projection) -> str:
+    """Return the one-line summary of a verdict."""
     if value is VerdictValue.NO_LEAK:
         churn = [f for f in findings if f.kind is FindingKind.CHURN]
         extra = f"; {len(churn)} allocation churn finding(s)" if churn else ""

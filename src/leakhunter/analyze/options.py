@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from leakhunter.analyze.history import HistoryOptions
 from leakhunter.analyze.trend import TrendOptions
 
 __all__ = ["AnalyzeOptions"]
@@ -24,3 +25,13 @@ class AnalyzeOptions:
     churn_heap_ratio: float = 1.0
     max_findings: int = 10
     rule_dirs: tuple[str, ...] = ()  # user rule dirs, applied over the builtin rules
+    #: windows judged besides the whole history, when the history is longer than them:
+    #: a slow leak shows only in long windows, a new one first in short ones
+    windows: tuple[tuple[str, float], ...] = (
+        ("15m", 900.0),
+        ("1h", 3600.0),
+        ("6h", 21600.0),
+        ("24h", 86400.0),
+    )
+    #: how much history the analyser keeps (full resolution, then means)
+    history: HistoryOptions = field(default_factory=HistoryOptions)

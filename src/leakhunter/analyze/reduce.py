@@ -1,20 +1,25 @@
-"""Reduce a window of snapshots to the series the judgement needs, streaming.
+"""Fold one target run's snapshots, one at a time, into bounded state; view it as series.
 
-Only one snapshot's profiles are decoded at a time; what is kept is small:
-exact MemStats figures, per-site and per-group series, the frames of each site
-and group, and goroutine facts from the first and the latest full dumps.
+``RunFold.add`` decodes one snapshot's profiles, adds its figures to the
+bounded :class:`History` (exact MemStats, per-site heap, per-group goroutine
+counts, goroutineleak counts) and updates what is kept per site and group
+(frames, app functions, dump facts, who calls into which library). Nothing
+grows with the number of snapshots: the history is tiered, the other tables
+are keyed by live sites and groups. ``RunFold.reduced`` gives the judgement a
+:class:`Reduced` view of any window of that history.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from leakhunter.analyze.frames import AppMatcher, Origin, module_of
+from leakhunter.analyze.history import History, HistoryOptions, Row
 from leakhunter.analyze.series import (
     SeriesTable,
     StackResolver,
@@ -22,19 +27,22 @@ from leakhunter.analyze.series import (
     profile_frames,
     site_key,
 )
-from leakhunter.collect.session import Snapshot
+from leakhunter.collect.snapshot import SnapshotView
 from leakhunter.errors import FormatError
 from leakhunter.model.goroutine import Frame, Goroutine, GoroutineDump
 from leakhunter.model.profile import Profile
 
-__all__ = ["DumpFacts", "Reduced", "reduce_snapshots"]
+__all__ = ["EXACT", "DumpFacts", "Reduced", "RunFold"]
 
 log = logging.getLogger(__name__)
 
 F64 = npt.NDArray[np.float64]
 
-_EXACT = ("HeapAlloc", "HeapObjects", "TotalAlloc", "StackInuse", "HeapInuse", "Sys", "NumGC")
+#: The exact MemStats figures kept per snapshot.
+EXACT = ("HeapAlloc", "HeapObjects", "TotalAlloc", "StackInuse", "HeapInuse", "Sys", "NumGC")
 _MAX_APP_FRAMES = 24
+_MAX_ERRORS = 20
+_MAX_CALLERS = 50_000
 
 
 @dataclass(slots=True)
@@ -51,9 +59,22 @@ class DumpFacts:
     count_last: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """One group as one dump showed it."""
+
+    seq: int
+    state: str
+    wait: int | None
+    leaked: int
+    count: int
+    created_by: Frame | None
+    creator_app: tuple[str, ...]
+
+
 @dataclass(slots=True)
 class Reduced:
-    """Everything the judgement reads, for one epoch of one target."""
+    """Everything the judgement reads, for one window of one target run."""
 
     t: F64
     exact: dict[str, F64]
@@ -77,53 +98,70 @@ class Reduced:
     module_callers: dict[str, dict[Frame, int]] = field(default_factory=dict)
     gomemlimit: int | None = None
     errors: list[str] = field(default_factory=list)
-
-
-def _matcher_from(profile: Profile, prefix: str | None) -> AppMatcher:
-    frames = [fr for loc in profile_frames(profile) for fr in loc]
-    return AppMatcher.detect(frames, prefix)
+    raw: bool = True  # every point is one snapshot (no downsampled means)
 
 
 def _app_functions(frames: Sequence[Frame], matcher: AppMatcher) -> list[str]:
     return [f.function for f in frames if matcher.origin(f) is Origin.APP]
 
 
-class _Reducer:
-    def __init__(self, app_prefix: str | None, on_progress: Callable[[int, int], None] | None):
+class RunFold:
+    """The incremental state of one run of one target (a restart starts a new one)."""
+
+    def __init__(self, app_prefix: str | None = None, history: HistoryOptions | None = None):
         self.app_prefix = app_prefix
-        self.on_progress = on_progress
+        self.history = History(history)
+        for table in ("inuse", "objects", "alloc"):
+            self.history.declare(table, "heap")
+        self.history.declare("group", "goroutine")
+        self.history.declare("leaked", "goroutineleak")
+        self.history.declare("exact")
+        self.history.declare("total")
+        self.matcher: AppMatcher | None = None
         self.heap_resolver: StackResolver | None = None
         self.group_resolver = StackResolver(group_key, self.note_callers)
         self.callers: dict[str, dict[Frame, int]] = {}
         self.module_callers: dict[str, dict[Frame, int]] = {}
         self.best_site_value: dict[str, float] = {}
-        self.matcher: AppMatcher | None = None
+        self.site_frames: dict[str, tuple[Frame, ...]] = {}
+        self.site_app: dict[str, set[str]] = {}
+        self.group_frames: dict[str, tuple[Frame, ...]] = {}
+        self.dump_first: dict[str, _Seen] = {}
+        self.dump_recent: dict[str, _Seen] = {}
+        self.last_dump_seq: int | None = None
+        self.gomemlimit: int | None = None
+        self.errors: list[str] = []
+        self.t0: float | None = None
+        self.count = 0
+        self._prunes_seen = 0
 
-    def run(self, snaps: Sequence[Snapshot]) -> Reduced:
-        recs = [s.record for s in snaps]
-        t = np.array([r.elapsed for r in recs], dtype=np.float64)
-        t = t - t[0] if len(t) else t
-        exact = {
-            k: np.array([float(r.memstats.get(k, np.nan)) for r in recs], dtype=np.float64)
-            for k in _EXACT
-        }
-        total = np.array([np.nan if r.goroutines is None else float(r.goroutines) for r in recs])
-        limits = [r.gomemlimit for r in recs if r.gomemlimit]
-        red = Reduced(t=t, exact=exact, goroutines_total=total)
-        red.gomemlimit = limits[-1] if limits else None
-        last_dump = max((i for i, s in enumerate(snaps) if s.has("goroutine2")), default=-1)
-        for i, snap in enumerate(snaps):
-            self.heap(red, snap)
-            self.goroutines(red, snap)
-            self.leaks(red, snap)
-            if snap.has("goroutine2"):
-                self.dump(red, snap, latest=i == last_dump)
-            if self.on_progress:
-                self.on_progress(i + 1, len(snaps))
-        red.matcher = self.matcher or AppMatcher(prefix=self.app_prefix)
-        red.callers = self.callers
-        red.module_callers = self.module_callers
-        return red
+    # -- folding ------------------------------------------------------------
+    def add(self, snap: SnapshotView) -> None:
+        """Fold one snapshot (in time order) into the state."""
+        rec = snap.record
+        if self.t0 is None:
+            self.t0 = rec.elapsed
+        values: list[tuple[Row, float]] = [
+            (("exact", k), float(rec.memstats[k])) for k in EXACT if k in rec.memstats
+        ]
+        if rec.goroutines is not None:
+            values.append((("total", "goroutines"), float(rec.goroutines)))
+        if rec.gomemlimit:
+            self.gomemlimit = rec.gomemlimit
+        collected: list[str] = []
+        if self._heap(snap, values):
+            collected.append("heap")
+        if self._counts(snap, "goroutine", "group", values):
+            collected.append("goroutine")
+        if self._counts(snap, "goroutineleak", "leaked", values):
+            collected.append("goroutineleak")
+        if snap.has("goroutine2"):
+            self._dump(snap)
+        self.history.add(rec.elapsed - self.t0, values, collected)
+        self.count += 1
+        if self.history.prunes != self._prunes_seen:
+            self._prunes_seen = self.history.prunes
+            self._forget_pruned()
 
     def note_callers(self, frames: tuple[Frame, ...]) -> None:
         """Remember which app function each library function on a stack was called from.
@@ -138,7 +176,7 @@ class _Reducer:
             if self.matcher.origin(f) is Origin.APP:
                 modules = set()
                 for lib in frames[:k]:
-                    if len(self.callers) < 50_000:
+                    if len(self.callers) < _MAX_CALLERS:
                         row = self.callers.setdefault(lib.function, {})
                         row[f] = row.get(f, 0) + 1
                     modules.add(module_of(lib.function))
@@ -147,123 +185,172 @@ class _Reducer:
                     mrow[f] = mrow.get(f, 0) + 1
                 return
 
-    def _profile(self, red: Reduced, snap: Snapshot, kind: str) -> Profile | None:
+    def _profile(self, snap: SnapshotView, kind: str) -> Profile | None:
         if not snap.has(kind):
             return None
         try:
             return snap.profile(kind)
         except FormatError as exc:
-            red.errors.append(str(exc))
+            if len(self.errors) < _MAX_ERRORS:
+                self.errors.append(str(exc))
             return None
 
-    def heap(self, red: Reduced, snap: Snapshot) -> None:
-        for table in (red.heap_inuse, red.heap_objects, red.heap_alloc):
-            table.start_snapshot()
-        prof = self._profile(red, snap, "heap")
-        red.heap_valid.append(prof is not None)
-        if prof is None:
-            return
+    def _matcher_for(self, profile: Profile) -> AppMatcher:
         if self.matcher is None:
-            self.matcher = _matcher_from(prof, self.app_prefix)
+            frames = [fr for loc in profile_frames(profile) for fr in loc]
+            self.matcher = AppMatcher.detect(frames, self.app_prefix)
+        return self.matcher
+
+    def _heap(self, snap: SnapshotView, values: list[tuple[Row, float]]) -> bool:
+        prof = self._profile(snap, "heap")
+        if prof is None:
+            return False
+        matcher = self._matcher_for(prof)
         if self.heap_resolver is None:
-            self.heap_resolver = StackResolver(site_key(self.matcher), self.note_callers)
+            self.heap_resolver = StackResolver(site_key(matcher), self.note_callers)
         infos = self.heap_resolver.resolve(prof)
         idx = {vt.type: i for i, vt in enumerate(prof.sample_types)}
-        cols = {
-            name: prof.column(idx[name])
+        per_stack = {
+            name: np.bincount(
+                prof.sample_stack,
+                weights=prof.column(idx[name]).astype(np.float64),
+                minlength=len(infos),
+            )
             for name in ("inuse_space", "inuse_objects", "alloc_space")
             if name in idx
         }
-        if not cols:
-            return
-        per_stack = {
-            name: np.bincount(
-                prof.sample_stack, weights=col.astype(np.float64), minlength=len(infos)
-            )
-            for name, col in cols.items()
-        }
         inuse = per_stack.get("inuse_space")
+        objects = per_stack.get("inuse_objects")
+        alloc = per_stack.get("alloc_space")
         for s, info in enumerate(infos):
-            if inuse is not None:
+            if inuse is not None and inuse[s]:
                 v = float(inuse[s])
-                if v:
-                    red.heap_inuse.add(info.site, v)
-                    if v >= self.best_site_value.get(info.site, -1.0):
-                        self.best_site_value[info.site] = v
-                        red.site_frames[info.site] = info.frames
-                    app = red.site_app.setdefault(info.site, set())
-                    if len(app) < _MAX_APP_FRAMES:
-                        app.update(_app_functions(info.frames, self.matcher))
-            if "inuse_objects" in per_stack:
-                red.heap_objects.add(info.site, float(per_stack["inuse_objects"][s]))
-            if "alloc_space" in per_stack:
-                a = float(per_stack["alloc_space"][s])
-                if a:
-                    red.heap_alloc.add(info.site, a)
-                    red.site_frames.setdefault(info.site, info.frames)
+                values.append((("inuse", info.site), v))
+                if v >= self.best_site_value.get(info.site, -1.0):
+                    self.best_site_value[info.site] = v
+                    self.site_frames[info.site] = info.frames
+                app = self.site_app.setdefault(info.site, set())
+                if len(app) < _MAX_APP_FRAMES:
+                    app.update(_app_functions(info.frames, matcher))
+            if objects is not None:
+                values.append((("objects", info.site), float(objects[s])))
+            if alloc is not None and alloc[s]:
+                values.append((("alloc", info.site), float(alloc[s])))
+                self.site_frames.setdefault(info.site, info.frames)
+        return True
 
-    def goroutines(self, red: Reduced, snap: Snapshot) -> None:
-        red.groups.start_snapshot()
-        prof = self._profile(red, snap, "goroutine")
-        red.group_valid.append(prof is not None)
+    def _counts(
+        self, snap: SnapshotView, kind: str, table: str, values: list[tuple[Row, float]]
+    ) -> bool:
+        prof = self._profile(snap, kind)
         if prof is None:
-            return
-        if self.matcher is None:
-            self.matcher = _matcher_from(prof, self.app_prefix)
+            return False
+        if kind == "goroutine":
+            self._matcher_for(prof)
         infos = self.group_resolver.resolve(prof)
         counts = np.bincount(
             prof.sample_stack, weights=prof.column(0).astype(np.float64), minlength=len(infos)
         )
         for s, info in enumerate(infos):
             if counts[s]:
-                red.groups.add(info.site, float(counts[s]))
-                red.group_frames.setdefault(info.site, info.frames)
+                values.append(((table, info.site), float(counts[s])))
+                if table == "group":
+                    self.group_frames.setdefault(info.site, info.frames)
+        return True
 
-    def leaks(self, red: Reduced, snap: Snapshot) -> None:
-        red.leaked.start_snapshot()
-        prof = self._profile(red, snap, "goroutineleak")
-        red.leak_valid.append(prof is not None)
-        if prof is None:
-            return
-        infos = self.group_resolver.resolve(prof)
-        counts = np.bincount(
-            prof.sample_stack, weights=prof.column(0).astype(np.float64), minlength=len(infos)
-        )
-        for s, info in enumerate(infos):
-            if counts[s]:
-                red.leaked.add(info.site, float(counts[s]))
+    def _dump(self, snap: SnapshotView) -> None:
+        from leakhunter.formats.goroutine_text import load_dump
 
-    def dump(self, red: Reduced, snap: Snapshot, latest: bool) -> None:
-        try:
-            from leakhunter.formats.goroutine_text import load_dump
-        except ImportError:  # pragma: no cover - bring-up only
-            return
         try:
             text = snap.goroutine_text()
             if text is None:
                 return
-            dump: GoroutineDump = load_dump(text.encode(), str(snap.path("goroutine2")))
+            dump: GoroutineDump = load_dump(text.encode(), snap.name("goroutine2"))
         except FormatError as exc:
-            red.errors.append(str(exc))
+            if len(self.errors) < _MAX_ERRORS:
+                self.errors.append(str(exc))
             return
         matcher = self.matcher or AppMatcher(prefix=self.app_prefix)
         by_id = {g.id: g for g in dump.goroutines}
+        seq = snap.record.seq
+        self.last_dump_seq = seq
         for grp in dump.groups:
             key = group_key(grp.frames)
-            facts = red.dumps.get(key)
-            first = facts is None
-            if facts is None:
-                facts = red.dumps[key] = DumpFacts(state=grp.state)
-            if first:
-                facts.wait_first = grp.wait_minutes_max
-                facts.count_first = grp.count
-            if latest or first:
-                facts.state = grp.state or facts.state
-                facts.wait_last = grp.wait_minutes_max
-                facts.leaked = grp.leaked
-                facts.count_last = grp.count
-                facts.created_by = grp.created_by
-                facts.creator_app = _creator_app(grp.ids, by_id, matcher)
+            seen = _Seen(
+                seq,
+                grp.state,
+                grp.wait_minutes_max,
+                grp.leaked,
+                grp.count,
+                grp.created_by,
+                _creator_app(grp.ids, by_id, matcher),
+            )
+            self.dump_first.setdefault(key, seen)
+            self.dump_recent[key] = seen
+
+    def _forget_pruned(self) -> None:
+        """Drop per-site and per-group tables of keys the history no longer holds."""
+        rows = self.history.index
+        sites = {k for (tb, k) in rows if tb in ("inuse", "objects", "alloc")}
+        groups = {k for (tb, k) in rows if tb in ("group", "leaked")}
+        for gone in [k for k in self.site_frames if k not in sites]:
+            del self.site_frames[gone]
+        for gone in [k for k in self.site_app if k not in sites]:
+            del self.site_app[gone]
+        for gone in [k for k in self.best_site_value if k not in sites]:
+            del self.best_site_value[gone]
+        for gone in [k for k in self.group_frames if k not in groups]:
+            del self.group_frames[gone]
+        for gone in [k for k in self.dump_first if k not in groups]:
+            del self.dump_first[gone]
+            self.dump_recent.pop(gone, None)
+
+    # -- viewing ------------------------------------------------------------
+    def dump_facts(self) -> dict[str, DumpFacts]:
+        """Return per group: its first dump's facts, and the latest dump's if it was there."""
+        out: dict[str, DumpFacts] = {}
+        for key, first in self.dump_first.items():
+            recent = self.dump_recent[key]
+            last = recent if recent.seq == self.last_dump_seq else first
+            out[key] = DumpFacts(
+                state=last.state or first.state,
+                wait_first=first.wait,
+                wait_last=last.wait,
+                leaked=last.leaked,
+                created_by=last.created_by,
+                creator_app=last.creator_app,
+                count_first=first.count,
+                count_last=last.count,
+            )
+        return out
+
+    def reduced(self, seconds: float | None = None) -> Reduced:
+        """Return the window of the last ``seconds`` (None: the whole run) for judging."""
+        v = self.history.view(seconds)
+        t = v.t - v.t[0] if len(v.t) else v.t
+        return Reduced(
+            t=t,
+            exact={k: v.row("exact", k) for k in EXACT},
+            goroutines_total=v.row("total", "goroutines"),
+            heap_inuse=SeriesTable(v.table("inuse")),
+            heap_objects=SeriesTable(v.table("objects")),
+            heap_alloc=SeriesTable(v.table("alloc")),
+            heap_valid=v.valid("heap"),
+            site_frames=self.site_frames,
+            site_app=self.site_app,
+            groups=SeriesTable(v.table("group")),
+            group_valid=v.valid("goroutine"),
+            group_frames=self.group_frames,
+            leaked=SeriesTable(v.table("leaked")),
+            leak_valid=v.valid("goroutineleak"),
+            dumps=self.dump_facts(),
+            matcher=self.matcher or AppMatcher(prefix=self.app_prefix),
+            callers=self.callers,
+            module_callers=self.module_callers,
+            gomemlimit=self.gomemlimit,
+            errors=list(self.errors),
+            raw=v.raw,
+        )
 
 
 def _creator_app(
@@ -284,12 +371,3 @@ def _creator_app(
             if g is not None:
                 found.extend(_app_functions(g.frames, matcher))
     return tuple(dict.fromkeys(found))
-
-
-def reduce_snapshots(
-    snaps: Sequence[Snapshot],
-    app_prefix: str | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
-) -> Reduced:
-    """Reduce one epoch's snapshots (in order) to series and facts."""
-    return _Reducer(app_prefix, on_progress).run(snaps)

@@ -9,7 +9,7 @@ culprit search run once per distinct stack, not once per snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +19,9 @@ from leakhunter.analyze.frames import AppMatcher, culprit, first_interesting
 from leakhunter.model.goroutine import Frame
 from leakhunter.model.profile import Profile
 
-__all__ = ["SeriesTable", "StackResolver", "profile_frames"]
+__all__ = ["SeriesTable", "StackResolver", "group_key", "profile_frames", "site_key"]
+
+_MAX_CACHED = 200_000
 
 
 def profile_frames(profile: Profile) -> list[tuple[Frame, ...]]:
@@ -38,29 +40,19 @@ def profile_frames(profile: Profile) -> list[tuple[Frame, ...]]:
     return out
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class SeriesTable:
-    """Values per key over snapshots; rows grow as new keys appear (zeros before)."""
+    """One table of a window: values per key over the window's points.
 
-    n: int = 0
-    rows: dict[str, list[float]] = field(default_factory=dict)
+    Cells are 0 where the key was absent from a snapshot that collected the
+    table, NaN where the table itself was not collected.
+    """
 
-    def start_snapshot(self) -> None:
-        """Open a new column (every existing row gets a 0 for it)."""
-        self.n += 1
-        for row in self.rows.values():
-            row.append(0.0)
-
-    def add(self, key: str, value: float) -> None:
-        """Add value to key's cell in the current column."""
-        row = self.rows.get(key)
-        if row is None:
-            row = self.rows[key] = [0.0] * self.n
-        row[-1] += value
+    rows: Mapping[str, npt.NDArray[np.float64]] = field(default_factory=dict)
 
     def array(self, key: str) -> npt.NDArray[np.float64]:
-        """Return one row as an array."""
-        return np.asarray(self.rows[key], dtype=np.float64)
+        """Return one row."""
+        return self.rows[key]
 
 
 @dataclass(slots=True)
@@ -80,6 +72,7 @@ class StackResolver:
         self._key_of = key_of
         self._observe = observe
         self._cache: dict[bytes, _StackInfo] = {}
+        self.max_cached = _MAX_CACHED
         # Frames of address-less locations, numbered for good: the cache keys
         # must mean the same stack in every profile of the series.
         self._frame_ids: dict[tuple[Frame, ...], int] = {}
@@ -112,6 +105,11 @@ class StackResolver:
                 len(locs),
             )
             keyed = numbers[loc_index]
+        if len(self._cache) > self.max_cached:
+            # a cache, not state: stacks that churn for weeks must not grow it forever
+            self._cache.clear()
+            self._frame_ids.clear()
+            return self.resolve(profile)
         raw = keyed.tobytes()
         offs = (stacks.offsets * 8).tolist()
         out: list[_StackInfo] = []

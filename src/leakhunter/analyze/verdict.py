@@ -22,6 +22,7 @@ __all__ = [
     "Series",
     "Verdict",
     "VerdictValue",
+    "WindowVerdict",
 ]
 
 
@@ -116,6 +117,21 @@ class Finding:
     goroutines: GoroutineFacts | None = None
     app_frames: tuple[str, ...] = ()
     linked: tuple[str, ...] = ()  # kinds of evidence merged into this finding
+    window: str = ""  # the window that shows the growth ("all", "15m", "1h", ...)
+    window_seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WindowVerdict:
+    """How one window of the history was judged (the whole history is "all")."""
+
+    label: str
+    seconds: float  # the span the window's points cover
+    points: int  # points judged (snapshots, or per-minute/per-hour means)
+    verdict: VerdictValue
+    downsampled: bool = False  # points are means of several snapshots
+    heap_per_hour: float | None = None  # exact live heap, Theil-Sen
+    findings: int = 0  # leak findings in this window
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,3 +163,4 @@ class Verdict:
     restarts: int = 0
     extra_series: tuple[Series, ...] = field(default=())
     libraries: tuple[str, ...] = ()  # third-party modules seen anywhere in the session
+    windows: tuple[WindowVerdict, ...] = ()  # each window judged, whole history first

@@ -2,8 +2,9 @@
 
 The report files (--json, --html, --sarif, --junit, --pprof) come from the
 renderer registry, so a new format gets its flag everywhere at once. Views
-that need the session folder (flame graphs, goroutine groups) are gathered
-only when a requested output shows them.
+drawn from the judged run's profiles (flame graphs, goroutine groups) are
+built only when a requested output shows them, from the snapshots the
+analysis hands over.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import argparse
 import os
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 from leakhunter.analyze.judge import AnalyzeOptions
 from leakhunter.analyze.verdict import Verdict, VerdictValue
 from leakhunter.cli.base import EXIT_INCONCLUSIVE, EXIT_LEAK, EXIT_OK
 from leakhunter.cli.parse import size
 from leakhunter.errors import UsageError
+from leakhunter.pipeline import Judged
 from leakhunter.report.data import ReportData, gather
 from leakhunter.report.renderer import RENDERERS, gather_options_for, write_reports
 
@@ -114,16 +115,19 @@ def _color(args: argparse.Namespace) -> bool:
 def write_outputs(
     v: Verdict,
     outputs: dict[str, str],
-    session: str | Path | None,
+    source: Judged | None,
     *,
     terminal: bool = False,
     source_root: str | None = None,
 ) -> ReportData:
-    """Gather the session views the outputs need, write the files; return the ReportData.
+    """Build the views the outputs need, write the files; return the ReportData.
 
-    ``terminal`` also gathers the goroutine groups the terminal report shows.
+    ``source`` is the judged run the views come from (None: the verdict alone);
+    ``terminal`` also builds the goroutine groups the terminal report shows.
     """
-    report = gather(v, session, gather_options_for(list(outputs), goroutines=terminal))
+    opts = gather_options_for(list(outputs), goroutines=terminal)
+    edges, info = (source.edges, source.session) if source is not None else (None, None)
+    report = gather(v, edges, info, opts)
     if source_root:
         report = replace(report, source_root=source_root)
     for path in write_reports(report, outputs):
@@ -131,19 +135,19 @@ def write_outputs(
     return report
 
 
-def emit_verdict(v: Verdict, args: argparse.Namespace, session: str | Path | None = None) -> int:
+def emit_verdict(v: Verdict, args: argparse.Namespace, source: Judged | None = None) -> int:
     """Print the report, write requested files, and return the exit code.
 
-    ``session`` is the session folder the verdict came from; the HTML report and
-    the terminal's goroutine groups are drawn from it.
+    ``source`` is the judged run the verdict came from; the HTML report and the
+    terminal's goroutine groups are drawn from its snapshots.
     """
     outputs = requested_outputs(args)
     to_terminal = "-" not in outputs.values()
     report = write_outputs(
         v,
         outputs,
-        session,
-        terminal=to_terminal and not args.quiet and session is not None,
+        source,
+        terminal=to_terminal and not args.quiet and source is not None,
         source_root=getattr(args, "source_root", None),
     )
     if to_terminal:

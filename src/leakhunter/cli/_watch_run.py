@@ -7,16 +7,19 @@ import contextlib
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
+from leakhunter.analyze.analyzer import Analyzer
 from leakhunter.analyze.judge import AnalyzeOptions
-from leakhunter.analyze.verdict import Verdict
 from leakhunter.collect.fetch import FetchOptions
 from leakhunter.collect.session import SnapshotRecord
-from leakhunter.collect.watch import WatchOptions, collect
-from leakhunter.errors import TargetError, UsageError
+from leakhunter.collect.snapshot import MemorySnapshot
+from leakhunter.collect.watch import WatchOptions, collect, target_base
+from leakhunter.errors import LeakhunterError, TargetError, UsageError
+from leakhunter.pipeline import Judged
 from leakhunter.report.progress import WatchProgress
 
 __all__ = ["run_watch", "watch_options"]
@@ -74,39 +77,37 @@ def _graceful_stop(stop: threading.Event) -> Iterator[None]:
             signal.signal(s, h)
 
 
-class _Suspects:
-    """Re-analyses the session in the background now and then, for the live view."""
+class _Live:
+    """Feeds each snapshot to the analyser as it arrives, and shows what it suspects.
 
-    def __init__(self, out: Path, options: AnalyzeOptions, progress: WatchProgress) -> None:
-        self.out, self.options, self.progress = out, options, progress
-        self.busy = threading.Lock()
-        self.seen = 0
+    Judging is cheap but not free (it grows with the live sites, not with the
+    history): the live view asks for a verdict only while that keeps the
+    analyser under a tenth of the watch's wall time.
+    """
 
-    def poke(self, count: int) -> None:
-        if count < 6 or count - self.seen < max(1, count // 10):
-            return
-        if not self.busy.acquire(blocking=False):
-            return
-        self.seen = count
-        threading.Thread(target=self._run, daemon=True).start()
+    def __init__(self, analyzer: Analyzer, progress: WatchProgress) -> None:
+        self.analyzer, self.progress = analyzer, progress
+        self.spent = 0.0
+        self.started = time.monotonic()
 
-    def _run(self) -> None:
-        try:
-            from leakhunter.analyze.engine import analyze_dir
-
-            v = analyze_dir(self.out, self.options)
-            self.progress.set_suspects(
-                [
-                    f"{f.verdict.value} {f.kind.value}: "
-                    f"{f.culprit.function if f.culprit else '?'} ({f.confidence:.2f})"
-                    for f in v.findings
-                    if f.verdict.value != "churn"
-                ]
-            )
-        except Exception:  # noqa: BLE001 - a live hint must never break the watch
-            pass
-        finally:
-            self.busy.release()
+    def add(self, snap: MemorySnapshot) -> None:
+        t0 = time.monotonic()
+        self.analyzer.add(snap)
+        if self.analyzer.usable >= 6 and self.spent <= 0.1 * (t0 - self.started):
+            try:
+                v = self.analyzer.analysis().verdict
+            except LeakhunterError:
+                v = None
+            if v is not None:
+                self.progress.set_suspects(
+                    [
+                        f"{f.verdict.value} {f.kind.value}: "
+                        f"{f.culprit.function if f.culprit else '?'} ({f.confidence:.2f})"
+                        for f in v.findings
+                        if f.verdict.value != "churn"
+                    ]
+                )
+        self.spent += time.monotonic() - t0
 
 
 def run_watch(
@@ -118,17 +119,22 @@ def run_watch(
     manifest_options: dict[str, object] | None = None,
     color: bool = True,
     stop: threading.Event | None = None,
-) -> Verdict:
-    """Collect a session from url into out, then analyse it (also after Ctrl-C)."""
-    from leakhunter.analyze.engine import analyze_dir
+) -> Judged:
+    """Collect a session from url into out, analysing as it goes; judge it (also after Ctrl-C).
+
+    The verdict comes from the analyser the snapshots were fed to as they
+    arrived: the session folder is written for later, never read back.
+    """
+    from leakhunter.collect.session import SessionInfo, load_manifest
+    from leakhunter.pipeline import judge
 
     stop = stop or threading.Event()
     progress = WatchProgress(url, wopts.planned(), wopts.interval, color=color)
-    suspects = _Suspects(out, aopts, progress)
+    analyzer = Analyzer(target_base(url), aopts)
+    live = _Live(analyzer, progress)
 
     def on_snapshot(rec: SnapshotRecord) -> None:
         progress.snapshot(rec)
-        suspects.poke(progress.count)
 
     with _graceful_stop(stop), progress:
         result = collect(
@@ -136,18 +142,13 @@ def run_watch(
             wopts,
             out,
             on_snapshot=on_snapshot,
+            on_view=live.add,
             stop_event=stop,
             manifest_options=manifest_options,
         )
     if result.error:
         sys.stderr.write(f"leakhunter: collection stopped early: {result.error}\n")
-    if result.snapshots == 0:
-        raise TargetError(f"no snapshot could be taken from {url}")
-    answered = [p for p in sorted(out.glob("*.json")) if p.name != "manifest.json"]
-    if not answered:
+    if result.snapshots == 0 or analyzer.usable == 0:
         raise TargetError(f"no snapshot could be taken from {url}")
     sys.stderr.write(f"session saved in {out}\n")
-    verdict = analyze_dir(out, aopts)
-    if not any(s is not None for s in (verdict.heap,)) and verdict.snapshots == 0:
-        raise TargetError(f"{url} never answered")
-    return verdict
+    return judge(analyzer.analysis(), aopts, SessionInfo.of(out, load_manifest(out)))

@@ -23,7 +23,7 @@ class AnalyzeCommand:
 
     def run(self, args: argparse.Namespace) -> int:
         """Analyse the session and print the verdict."""
-        from leakhunter.analyze.engine import analyze_dir
+        from leakhunter.pipeline import judge_dir
 
-        verdict = analyze_dir(args.session, analyze_options(args))
-        return emit_verdict(verdict, args, session=args.session)
+        judged = judge_dir(args.session, analyze_options(args))
+        return emit_verdict(judged.verdict, args, judged)

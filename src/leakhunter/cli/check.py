@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import ClassVar
 
 from leakhunter.analyze.judge import AnalyzeOptions
-from leakhunter.analyze.verdict import Verdict
 from leakhunter.cli._verdict_out import add_verdict_options, analyze_options, emit_verdict
 from leakhunter.cli.parse import duration
 from leakhunter.cli.watch import add_watch_options, default_out_dir
 from leakhunter.errors import TargetError, UsageError
 from leakhunter.gate.allowlist import AllowEntry
+from leakhunter.pipeline import Judged
 
 __all__ = ["CheckCommand"]
 
@@ -119,14 +119,14 @@ class _Check:
                 load = Child(args.load, "load")
             watcher = threading.Thread(target=self.monitor, args=(service, load), daemon=True)
             watcher.start()
-            verdict = self.watch(url)
+            judged = self.watch(url)
             if self.failure:
                 raise TargetError(self.failure)
         finally:
             for child in (load, service):
                 if child is not None:
                     child.stop()
-        return self.judge(verdict)
+        return self.judge(judged)
 
     def wait_ready(self, url: str, service: object) -> None:
         from leakhunter.collect.fetch import Fetcher, FetchError, FetchOptions
@@ -158,7 +158,7 @@ class _Check:
                 return
             time.sleep(0.1)
 
-    def watch(self, url: str) -> Verdict:
+    def watch(self, url: str) -> Judged:
         from leakhunter.cli._watch_run import run_watch, watch_options
 
         color = not self.args.no_color and sys.stderr.isatty()
@@ -175,10 +175,11 @@ class _Check:
         finally:
             self.stop.set()
 
-    def judge(self, verdict: Verdict) -> int:
+    def judge(self, judged: Judged) -> int:
         from leakhunter.gate.baseline import write_baseline
         from leakhunter.gate.decide import decide
 
+        verdict = judged.verdict
         decision = decide(
             verdict,
             self.allow,
@@ -188,7 +189,7 @@ class _Check:
         if self.args.write_baseline:
             n = write_baseline(self.args.write_baseline, verdict.findings)
             self.say(f"wrote {n} finding(s) to the baseline {self.args.write_baseline}")
-        emit_verdict(decision.verdict, self.args, session=self.out)
+        emit_verdict(decision.verdict, self.args, judged)
         for line in decision.allowed:
             self.say(f"note: {line}")
         for line in decision.known:

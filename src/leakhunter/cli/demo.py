@@ -94,7 +94,7 @@ class DemoCommand:
             if args.out is None:
                 out = out / "session"
             wopts = WatchOptions(interval=args.interval, snapshots=args.snapshots)
-            verdict = run_watch(
+            judged = run_watch(
                 svc.url,
                 wopts,
                 analyze_options(args),
@@ -102,19 +102,19 @@ class DemoCommand:
                 manifest_options={"zoo_scenario": args.scenario},
                 color=not args.no_color and sys.stderr.isatty(),
             )
-        return emit_verdict(verdict, args, session=out)
+        return emit_verdict(judged.verdict, args, judged)
 
     def _offline(self, args: argparse.Namespace, why: str) -> int:
-        from leakhunter.analyze.engine import analyze_dir
         from leakhunter.harness.recorded import demo_session
+        from leakhunter.pipeline import judge_dir
 
         with demo_session() as (path, info):
             say(
                 f"no live demo ({why}); analysing a real session recorded from the zoo "
                 f"({info}) instead"
             )
-            verdict = analyze_dir(path, analyze_options(args))
-            return emit_verdict(verdict, args, session=path)
+            judged = judge_dir(path, analyze_options(args))
+            return emit_verdict(judged.verdict, args, judged)
 
 
 def say(text: str) -> None:

@@ -38,10 +38,11 @@ class ReportCommand:
         if not outputs:
             flags = ", ".join(f"--{s.name} PATH" for s in RENDERERS)
             raise UsageError(f"report needs at least one output: {flags}")
-        from leakhunter.analyze.engine import analyze_dir
+        from leakhunter.pipeline import judge_dir
 
-        verdict = analyze_dir(args.session, analyze_options(args))
-        write_outputs(verdict, outputs, args.session, source_root=args.source_root)
+        judged = judge_dir(args.session, analyze_options(args))
+        verdict = judged.verdict
+        write_outputs(verdict, outputs, judged, source_root=args.source_root)
         if "-" not in outputs.values():
             print(f"{verdict.verdict.value}: {verdict.summary}")
         sys.stdout.flush()

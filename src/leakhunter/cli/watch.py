@@ -76,5 +76,5 @@ class WatchCommand:
         color = not args.no_color and sys.stderr.isatty()
         from leakhunter.cli._watch_run import run_watch, watch_options
 
-        verdict = run_watch(args.url, watch_options(args), analyze_options(args), out, color=color)
-        return emit_verdict(verdict, args, session=out)
+        judged = run_watch(args.url, watch_options(args), analyze_options(args), out, color=color)
+        return emit_verdict(judged.verdict, args, judged)

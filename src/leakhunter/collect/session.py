@@ -39,6 +39,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from leakhunter import __version__
+from leakhunter.collect.kinds import KINDS
 from leakhunter.errors import FormatError, LeakhunterError
 from leakhunter.formats.limits import is_gzip, maybe_gunzip
 from leakhunter.formats.memstats import MemStats
@@ -49,26 +50,20 @@ __all__ = [
     "SCHEMA",
     "Manifest",
     "Session",
+    "SessionInfo",
     "SessionWriteError",
     "SessionWriter",
     "Snapshot",
     "SnapshotRecord",
     "atomic_write",
+    "load_manifest",
     "load_session",
 ]
 
 SCHEMA = "leakhunter.session/1"
 
 #: File name suffix of each profile kind (the file is ``f"{seq:06d}.{suffix}"``).
-FILE_SUFFIXES: Mapping[str, str] = MappingProxyType(
-    {
-        "heap": "heap.pb.gz",
-        "goroutine": "goroutine.pb.gz",
-        "goroutine2": "goroutine2.txt.gz",
-        "goroutineleak": "goroutineleak.pb.gz",
-        "allocs": "allocs.pb.gz",
-    }
-)
+FILE_SUFFIXES: Mapping[str, str] = MappingProxyType({k.name: k.suffix for k in KINDS.values()})
 
 _RECORD = re.compile(r"^(\d{6})\.json$")
 _MANIFEST = "manifest.json"
@@ -249,6 +244,10 @@ class Snapshot:
         """Return the path of one profile file; KeyError when the snapshot has none."""
         return self.directory / self.record.files[kind]
 
+    def name(self, kind: str) -> str:
+        """Return the path of one profile file as a string (for messages)."""
+        return str(self.path(kind))
+
     def read_bytes(self, kind: str) -> bytes:
         """Return a file's bytes as stored (gzipped)."""
         try:
@@ -268,6 +267,24 @@ class Snapshot:
             return None
         raw = maybe_gunzip(self.read_bytes("goroutine2"), str(self.path("goroutine2")), max_bytes)
         return raw.decode("utf-8", "replace")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """Where a judged run's data came from, for report headers."""
+
+    directory: str
+    started: str = ""
+    tool_version: str = ""
+
+    @staticmethod
+    def of(directory: str | Path, manifest: Manifest | None) -> SessionInfo:
+        """Return the info of a session folder and its manifest (None: lost)."""
+        return SessionInfo(
+            str(directory),
+            manifest.started if manifest else "",
+            manifest.tool_version if manifest else "",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +365,11 @@ def _read_manifest(directory: Path, warnings: list[str]) -> Manifest | None:
     except (OSError, ValueError, FormatError) as exc:
         warnings.append(f"{path}: unreadable ({exc}); target and options unknown")
     return None
+
+
+def load_manifest(directory: str | Path) -> Manifest | None:
+    """Return a session folder's manifest (None when it is missing or unreadable)."""
+    return _read_manifest(Path(directory), [])
 
 
 def load_session(directory: str | Path) -> Session:

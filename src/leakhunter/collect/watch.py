@@ -35,6 +35,7 @@ from leakhunter.collect.session import (
     SessionWriter,
     SnapshotRecord,
 )
+from leakhunter.collect.snapshot import MemorySnapshot
 from leakhunter.collect.targets import (
     GroupCounts,
     group_counts,
@@ -141,6 +142,7 @@ class _Snapshotter:
         self.writer = writer
         self.stop = stop
         self.state = _State()
+        self.blobs: dict[str, bytes] = {}  # the snapshot in flight, as fetched
 
     def _get(self, path: str, max_bytes: int | None = None) -> bytes:
         if self.stop.is_set():
@@ -150,6 +152,7 @@ class _Snapshotter:
     def take(self, seq: int, t: float, elapsed: float, last: bool) -> SnapshotRecord:
         files: dict[str, str] = {}
         errors: dict[str, str] = {}
+        self.blobs = {}
         try:
             return self._take(seq, t, elapsed, last, files, errors)
         except _Abandon:
@@ -228,6 +231,7 @@ class _Snapshotter:
                 errors[kind] = str(exc)
             return None
         files[kind] = self.writer.write_file(seq, kind, data)
+        self.blobs[kind] = data
         return data
 
     def _limit(self, errors: dict[str, str]) -> int | None:
@@ -275,9 +279,9 @@ class _Snapshotter:
             errors["goroutine2"] = (
                 f"debug=2 dump cut at the {self.options.dump_max_bytes}-byte limit"
             )
-        files["goroutine2"] = self.writer.write_file(
-            seq, "goroutine2", gzip.compress(text, compresslevel=6, mtime=0)
-        )
+        packed = gzip.compress(text, compresslevel=6, mtime=0)
+        files["goroutine2"] = self.writer.write_file(seq, "goroutine2", packed)
+        self.blobs["goroutine2"] = packed
         self.state.dump_groups = groups
         self.state.dump_total = total if total is not None else 0
 
@@ -288,6 +292,7 @@ def collect(
     out_dir: str | Path,
     *,
     on_snapshot: Callable[[SnapshotRecord], None] | None = None,
+    on_view: Callable[[MemorySnapshot], None] | None = None,
     stop_event: threading.Event | None = None,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] | None = None,
@@ -298,6 +303,8 @@ def collect(
 
     ``clock`` (unix seconds) and ``sleep`` are injectable for tests; the default
     sleep waits on ``stop_event`` so a stop request wakes the loop at once.
+    ``on_view`` gets each committed snapshot with its profiles as fetched (the
+    live analyser reads them without reading the session back).
     ``manifest_options`` adds context (e.g. the zoo scenario) to the manifest's
     options. Never raises for target trouble (it is recorded per snapshot); a session
     write failure (e.g. disk full) ends the watch with ``stopped="write-error"``,
@@ -348,6 +355,8 @@ def collect(
                 stopped = "interrupted"
                 break
             seq += 1
+            if on_view is not None:
+                on_view(MemorySnapshot(record, MappingProxyType(shot.blobs), str(writer.directory)))
             if on_snapshot is not None:
                 on_snapshot(record)
             if last_by_time:

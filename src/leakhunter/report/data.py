@@ -1,9 +1,11 @@
-"""What a report shows beyond the verdict, gathered once from the session folder.
+"""What a report shows beyond the verdict, drawn from the snapshots the analysis judged.
 
 The verdict says what leaks; people also want to see the live heap, what
-changed, and which goroutines pile up. Those views come from the session's
-profiles and dumps, so they are gathered here (built with ``ops``, parsed with
-``formats``) into plain frozen data that every renderer then only formats.
+changed, and which goroutines pile up. Those views come from the first and
+latest profiles of the judged run, which the analysis hands over
+(``RunEdges``): nothing reloads the session. They are built here (with
+``ops``, parsed with ``formats``) into plain frozen data that every renderer
+then only formats.
 Each view is optional: a renderer shows what it gets, and a damaged profile
 costs a view (with a note), never the report.
 """
@@ -12,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 
 from leakhunter import __version__
+from leakhunter.analyze.analyzer import RunEdges
 from leakhunter.analyze.verdict import Verdict
-from leakhunter.collect.session import Session, Snapshot, load_session
+from leakhunter.collect.session import SessionInfo
+from leakhunter.collect.snapshot import SnapshotView
 from leakhunter.errors import FormatError
 from leakhunter.model.goroutine import GoroutineDump, GoroutineGroup
 from leakhunter.ops.flame import FlameGraph, FlameOptions, flame_graph
@@ -98,59 +101,46 @@ class GatherOptions:
 
 def gather(
     verdict: Verdict,
-    session: Session | str | Path | None,
+    edges: RunEdges | None,
+    info: SessionInfo | None = None,
     options: GatherOptions | None = None,
 ) -> ReportData:
-    """Collect the session views a report needs next to its verdict.
-
-    The views come from the run the verdict judged (the last run of the target
-    with as many snapshots as the verdict counts, else the last run).
-    """
+    """Build the views a report needs next to its verdict, from the judged run's edges."""
     o = options or GatherOptions()
-    if session is None:
+    if edges is None:
         return ReportData(verdict)
-    s = session if isinstance(session, Session) else load_session(session)
-    run = _judged_run(s, verdict)
-    if not run:
+    if edges.first_seq is None or edges.last_seq is None:
         return ReportData(verdict, notes=("the session has no snapshots",))
     notes: list[str] = []
     facts = SessionFacts(
-        directory=str(s.directory),
-        started=s.manifest.started if s.manifest else "",
-        tool_version=s.manifest.tool_version if s.manifest else "",
-        first_seq=run[0].seq,
-        last_seq=run[-1].seq,
+        directory=info.directory if info else "",
+        started=info.started if info else "",
+        tool_version=info.tool_version if info else "",
+        first_seq=edges.first_seq,
+        last_seq=edges.last_seq,
     )
     heap = live = None
     if o.flames:
-        heap, live = _flames(run, o.flame, notes)
-    groups = _goroutines(run, o, notes) if o.goroutines else None
+        heap, live = _flames(edges, o.flame, notes)
+    groups = _goroutines(edges, o, notes) if o.goroutines else None
     return ReportData(verdict, facts, heap, live, groups, tuple(notes))
 
 
-def _judged_run(s: Session, verdict: Verdict) -> tuple[Snapshot, ...]:
-    runs = [r for r in s.epochs() if any(x.record.memstats or x.record.files for x in r)]
-    for run in reversed(runs):
-        if len(run) == verdict.snapshots:
-            return run
-    return runs[-1] if runs else ()
-
-
 def _flames(
-    run: tuple[Snapshot, ...], o: FlameOptions, notes: list[str]
+    edges: RunEdges, o: FlameOptions, notes: list[str]
 ) -> tuple[FlameGraph | None, FlameGraph | None]:
     """The live heap at the last snapshot, and its change since the first."""
-    with_heap = [x for x in run if x.has("heap")]
-    if not with_heap:
+    last_snap, first_snap = edges.last.get("heap"), edges.first.get("heap")
+    if last_snap is None or first_snap is None:
         notes.append("no heap profile in the session: no flame graphs")
         return None, None
-    last = _try(lambda: with_heap[-1].profile("heap"), notes)
+    last = _try(lambda: last_snap.profile("heap"), notes)
     if last is None:
         return None, None
     heap = _try(lambda: flame_graph(last, HEAP_SAMPLE, o), notes)
-    if len(with_heap) < 2:
+    if first_snap.record.seq == last_snap.record.seq:
         return heap, None
-    first = _try(lambda: with_heap[0].profile("heap"), notes)
+    first = _try(lambda: first_snap.profile("heap"), notes)
     if first is None:
         return heap, None
     return heap, _try(lambda: flame_graph(diff(first, last), HEAP_SAMPLE, o, diff=True), notes)
@@ -172,17 +162,15 @@ def _loader() -> Callable[..., GoroutineDump] | None:
     return load_dump
 
 
-def _goroutines(
-    run: tuple[Snapshot, ...], o: GatherOptions, notes: list[str]
-) -> GoroutineGroups | None:
+def _goroutines(edges: RunEdges, o: GatherOptions, notes: list[str]) -> GoroutineGroups | None:
     """Groups of the latest full dump (debug=2), else of the latest debug=0 counts."""
     load = _loader()
     if load is None:
         return None
     for kind in ("goroutine2", "goroutine"):
-        snaps = [x for x in run if x.has(kind)]
-        if snaps:
-            groups = _groups(load, kind, snaps[0], snaps[-1], o, notes)
+        first, last = edges.first.get(kind), edges.last.get(kind)
+        if first is not None and last is not None:
+            groups = _groups(load, kind, first, last, o, notes)
             if groups is not None:
                 return groups
     return None
@@ -191,19 +179,20 @@ def _goroutines(
 def _groups(
     load: Callable[..., GoroutineDump],
     kind: str,
-    first_snap: Snapshot,
-    last_snap: Snapshot,
+    first_snap: SnapshotView,
+    last_snap: SnapshotView,
     o: GatherOptions,
     notes: list[str],
 ) -> GoroutineGroups | None:
-    def parse(x: Snapshot) -> GoroutineDump:
+    def parse(x: SnapshotView) -> GoroutineDump:
         data = x.read_bytes(kind)
-        return load(data, str(x.path(kind)), max_bytes=o.max_dump_bytes, keep_goroutines=False)
+        return load(data, x.name(kind), max_bytes=o.max_dump_bytes, keep_goroutines=False)
 
     last = _try(lambda: parse(last_snap), notes)
     if last is None:
         return None
-    first = _try(lambda: parse(first_snap), notes) if first_snap is not last_snap else None
+    same = first_snap.record.seq == last_snap.record.seq
+    first = None if same else _try(lambda: parse(first_snap), notes)
     before = {g.key: g.count for g in first.groups} if first is not None else None
     rows = tuple(
         GroupRow(g, None if before is None else before.get(g.key, 0))
@@ -211,8 +200,8 @@ def _groups(
     )
     return GoroutineGroups(
         format=last.format,
-        seq=last_snap.seq,
-        first_seq=first_snap.seq if first is not None else None,
+        seq=last_snap.record.seq,
+        first_seq=first_snap.record.seq if first is not None else None,
         total=last.total,
         groups=rows,
         more_groups=max(0, len(last.groups) - o.max_groups),

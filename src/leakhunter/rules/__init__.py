@@ -7,7 +7,7 @@ matches them against findings and the most specific one wins.
 from __future__ import annotations
 
 from leakhunter.rules.engine import Match, apply_rules, best_match
-from leakhunter.rules.facts import SessionFacts, finding_facts, session_facts
+from leakhunter.rules.facts import SessionFacts, finding_facts
 from leakhunter.rules.loader import (
     ENV_VAR,
     builtin_rules,
@@ -33,5 +33,4 @@ __all__ = [
     "load_rules",
     "parse_rules",
     "rule_dirs_from_env",
-    "session_facts",
 ]

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import StrEnum
+
+from leakhunter.analyze.facts import Shape
 
 __all__ = [
     "ALLOC_VALUES",
@@ -28,16 +29,6 @@ __all__ = [
     "SessionGroup",
     "Shape",
 ]
-
-
-class Shape(StrEnum):
-    """Growth shape of a finding's series over the window."""
-
-    LINEAR = "linear"
-    ACCELERATING = "accelerating"
-    DECELERATING = "decelerating"
-    STEPS = "steps"
-    FLAT = "flat"
 
 
 KINDS = ("heap", "goroutine", "churn")
