@@ -11,7 +11,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from leakhunter.analyze.verdict import Finding, Series, Verdict
+from leakhunter.analyze.verdict import Finding, Series, Verdict, WindowVerdict
 from leakhunter.model.goroutine import Frame
 
 if TYPE_CHECKING:
@@ -83,7 +83,24 @@ def _finding(f: Finding) -> dict[str, Any]:
         }
     out["linked"] = list(f.linked)
     out["series"] = [_series(s) for s in f.series]
+    out["window"] = (
+        None
+        if not f.window
+        else {"label": f.window, "seconds": _num(f.window_seconds or 0.0)}
+    )
     return out
+
+
+def _window(w: WindowVerdict) -> dict[str, Any]:
+    return {
+        "label": w.label,
+        "seconds": _num(w.seconds),
+        "points": w.points,
+        "downsampled": w.downsampled,
+        "verdict": w.verdict.value,
+        "heap_per_hour": None if w.heap_per_hour is None else _num(w.heap_per_hour),
+        "leak_findings": w.findings,
+    }
 
 
 def verdict_to_dict(v: Verdict) -> dict[str, Any]:
@@ -114,6 +131,7 @@ def verdict_to_dict(v: Verdict) -> dict[str, Any]:
             "heap": _series(v.heap) if v.heap else None,
             "goroutines": _series(v.goroutines) if v.goroutines else None,
         },
+        "windows": [_window(w) for w in v.windows],
     }
 
 
