@@ -14,16 +14,22 @@ from pathlib import Path
 
 import pytest
 
+from leakhunter.analyze.analyzer import Analyzer
 from leakhunter.analyze.verdict import Verdict
 from leakhunter.collect.watch import WatchOptions
 from leakhunter.harness.manifest import ZooScenario, load_manifest
 from leakhunter.harness.record import record
-from leakhunter.pipeline import analyze_dir
+from leakhunter.pipeline import analyze_dir, judge
+from leakhunter.report.verdict_json import verdict_to_dict
 
 pytestmark = [pytest.mark.go, pytest.mark.slow]
 
 ONLY = {n for n in os.environ.get("LEAKHUNTER_ZOO_ONLY", "").split(",") if n}
 SCENARIOS = [s for s in load_manifest() if not ONLY or s.name in ONLY]
+
+
+#: per scenario: the verdict of the analyser fed live, and of analyze on the saved folder
+folded: dict[str, tuple[Verdict, Verdict]] = {}
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +38,19 @@ def verdicts(zoo_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
 
     def run(sc: ZooScenario) -> tuple[str, Verdict]:
         out = root / sc.name
-        record(sc.name, out, snapshots=15, interval=1.0, binary=zoo_binary, options=WatchOptions())
-        return sc.name, analyze_dir(out)
+        live = Analyzer(sc.name)
+        record(
+            sc.name,
+            out,
+            snapshots=15,
+            interval=1.0,
+            binary=zoo_binary,
+            options=WatchOptions(),
+            on_view=live.add,
+        )
+        batch = analyze_dir(out)
+        folded[sc.name] = (judge(live.analysis()).verdict, batch)
+        return sc.name, batch
 
     with ThreadPoolExecutor(3) as pool:
         return dict(pool.map(run, SCENARIOS))
@@ -63,3 +80,12 @@ def test_zoo_verdict(sc: ZooScenario, verdicts: dict[str, Verdict]) -> None:
         assert any(f.kind.value == "churn" for f in v.findings), _describe(v)
     else:
         assert v.verdict.value == "no-leak", _describe(v)
+
+
+@pytest.mark.parametrize("sc", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_live_fold_equals_batch_analysis(sc: ZooScenario, verdicts: dict[str, Verdict]) -> None:
+    """The analyser fed as snapshots arrive gives analyze's verdict on the saved folder."""
+    live, batch = folded[sc.name]
+    a, b = verdict_to_dict(live), verdict_to_dict(batch)
+    a["target"] = b["target"]  # the live analyser was named after the scenario
+    assert a == b

@@ -140,6 +140,19 @@ class Analyzer:
             notes.append(f"{self.with_errors} snapshot(s) had endpoint errors (kept what answered)")
         return run, notes
 
+    def save(self) -> bytes:
+        """Return the analyser's state as bytes (``Analyzer.restore`` reads them back)."""
+        from leakhunter.analyze.state import save
+
+        return save(self)
+
+    @staticmethod
+    def restore(data: bytes, options: AnalyzeOptions | None = None) -> Analyzer:
+        """Rebuild an analyser from ``save()``'s bytes; FormatError when they are not one."""
+        from leakhunter.analyze.state import restore
+
+        return restore(data, options)
+
     def analysis(self) -> Analysis:
         """Judge the latest run now (the analyser keeps going afterwards).
 

@@ -260,18 +260,18 @@ class History:
     def view(self, seconds: float | None = None) -> WindowView:
         """Return the last ``seconds`` of history (None: all) at one even resolution.
 
-        The finest tier that reaches back far enough is used as it is; when the
-        window reaches into a coarser tier, the finer tiers' newer columns are
-        folded into that tier's buckets too, so points stay evenly spaced.
+        When the window lies within the finest tier, its points are used as they
+        are; when it reaches into a coarser tier, the finer tiers' newer columns
+        are folded into that tier's buckets too, so points stay evenly spaced.
         """
         newest = self._newest()
         start = -np.inf if seconds is None else newest - seconds
+        # the coarsest tier holding a point inside the window sets the resolution
+        # (coarser tiers only hold older points than finer ones)
         level = 0
         for k, tier in enumerate(self.tiers):
-            if tier.n:
+            if tier.n and tier.t[(tier.head + tier.n - 1) % tier.cap] >= start - 1e-9:
                 level = k
-                if tier.t[tier.order()[0]] <= start + 1e-9:
-                    break
         ts, cols, ws = [], [], []
         for tier in reversed(self.tiers[: level + 1]):
             o = tier.order()
@@ -310,7 +310,8 @@ class History:
         for k, tier in enumerate(self.tiers):
             o = tier.order()
             arrays[f"t{k}"], arrays[f"w{k}"] = tier.t[o], tier.w[o]
-            arrays[f"d{k}"], arrays[f"c{k}"] = tier.data[:, o], tier.count
+            rows = len(self.index)
+            arrays[f"d{k}"], arrays[f"c{k}"] = tier.data[:rows, o], tier.count[:rows]
         buf = io.BytesIO()
         meta_arr = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         np.savez_compressed(buf, meta=meta_arr, **arrays)  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from leakhunter.collect.session import SnapshotRecord
+from leakhunter.collect.snapshot import MemorySnapshot
 from leakhunter.collect.watch import WatchOptions, WatchResult, collect
 from leakhunter.harness.run import start
 
@@ -29,6 +30,7 @@ def record(
     scale: float | None = None,
     options: WatchOptions | None = None,
     on_snapshot: Callable[[SnapshotRecord], None] | None = None,
+    on_view: Callable[[MemorySnapshot], None] | None = None,
     stop_event: threading.Event | None = None,
     binary: str | Path | None = None,
 ) -> WatchResult:
@@ -36,6 +38,7 @@ def record(
 
     ``options`` supplies everything but interval/snapshots/duration (e.g. dump
     settings); the scenario name, rate and scale are recorded in the manifest.
+    ``on_view`` gets each snapshot with its profiles as fetched (a live analyser).
 
     Raises:
         GoNotFoundError, ZooBuildError, ZooStartError: the scenario cannot run.
@@ -51,6 +54,7 @@ def record(
             opts,
             out_dir,
             on_snapshot=on_snapshot,
+            on_view=on_view,
             stop_event=stop_event,
             manifest_options={"zoo": {"scenario": scenario, "rate": rate, "scale": scale}},
         )

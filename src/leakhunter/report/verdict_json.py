@@ -84,9 +84,7 @@ def _finding(f: Finding) -> dict[str, Any]:
     out["linked"] = list(f.linked)
     out["series"] = [_series(s) for s in f.series]
     out["window"] = (
-        None
-        if not f.window
-        else {"label": f.window, "seconds": _num(f.window_seconds or 0.0)}
+        None if not f.window else {"label": f.window, "seconds": _num(f.window_seconds or 0.0)}
     )
     return out
 
