@@ -18,7 +18,7 @@ import pytest
 from golden import Golden
 from leakhunter.analyze.goroutine_suspects import SuspectOptions, rank_groups
 from leakhunter.cli.main import main
-from leakhunter.formats.goroutine_source import dump_url
+from leakhunter.collect.dump_source import dump_url
 from leakhunter.formats.goroutine_text import load_dump, parse_text
 
 DATA = Path(__file__).parent / "data" / "goroutines"

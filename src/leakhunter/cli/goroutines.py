@@ -62,7 +62,7 @@ class GoroutinesCommand:
         """Read, group, rank and print the dump."""
         # Imported here: `leakhunter --help` must not pay for them.
         from leakhunter.analyze.goroutine_suspects import rank_groups
-        from leakhunter.formats.goroutine_source import read_dump
+        from leakhunter.collect.dump_source import read_dump
         from leakhunter.report.goroutines import render_goroutines_json, render_goroutines_text
 
         if args.timeout <= 0:
