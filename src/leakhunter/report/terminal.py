@@ -111,6 +111,8 @@ def _finding_block(
     _culprit_rows(t, f, width)
     spark = sparkline(f.series[0].values) if f.series else ""
     t.add_row("growth", Text.assemble(_fmt_growth(f), ("  " + spark, colour)))
+    if f.window and f.window != "all":
+        t.add_row("window", Text(f"growth seen over the last {f.window}"))
     if f.goroutines is not None:
         g = f.goroutines
         state = g.state or "unknown state"
@@ -171,6 +173,11 @@ def _overview(v: Verdict, width: int) -> Table:
         t.add_row("time to OOM", Text("unknown: give --limit (or set GOMEMLIMIT on the target)"))
     if v.restarts:
         t.add_row("restarts", Text(f"{v.restarts} (judged the last run)"))
+    if len(v.windows) > 1:
+        t.add_row(
+            "windows",
+            Text(", ".join(f"{w.label} {w.verdict.value}" for w in v.windows)),
+        )
     return t
 
 
