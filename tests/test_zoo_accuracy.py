@@ -21,6 +21,7 @@ from leakhunter.harness.manifest import ZooScenario, load_manifest
 from leakhunter.harness.record import record
 from leakhunter.pipeline import analyze_dir, judge
 from leakhunter.report.verdict_json import verdict_to_dict
+from test_rules_zoo import check_rule
 
 pytestmark = [pytest.mark.go, pytest.mark.slow]
 
@@ -89,3 +90,13 @@ def test_live_fold_equals_batch_analysis(sc: ZooScenario, verdicts: dict[str, Ve
     a, b = verdict_to_dict(live), verdict_to_dict(batch)
     a["target"] = b["target"]  # the live analyser was named after the scenario
     assert a == b
+
+
+@pytest.mark.parametrize(
+    "sc",
+    [s for s in SCENARIOS if not s.is_control],
+    ids=[s.name for s in SCENARIOS if not s.is_control],
+)
+def test_zoo_rule(sc: ZooScenario, verdicts: dict[str, Verdict]) -> None:
+    """Every leak (and churn) scenario, recorded fresh, names the manifest's pattern."""
+    check_rule(verdicts[sc.name], sc)
