@@ -57,11 +57,9 @@ def make_series(label: str, unit: str, t: F64, y: F64, tr: Trend | None) -> Seri
     )
 
 
-def valid(t: F64, y: F64, mask: list[bool] | None = None) -> tuple[F64, F64]:
-    """Return the points that are present (not NaN, and in mask when given)."""
+def valid(t: F64, y: F64) -> tuple[F64, F64]:
+    """Return the points that are present (NaN marks a point whose profile was missing)."""
     ok = ~np.isnan(y)
-    if mask is not None and len(mask) == len(y):
-        ok &= np.asarray(mask, dtype=bool)
     return t[ok], y[ok]
 
 

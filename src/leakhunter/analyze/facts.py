@@ -201,7 +201,7 @@ def session_facts(red: Reduced) -> SessionFacts:
         libraries=tuple(sorted(modules)),
         groups=tuple(groups),
         stacks=stacks,
-        leak_profile=any(red.leak_valid),
+        leak_profile=red.leak_collected,
         sites=_sites(red),
         dumps=dumps,
         matcher=m,

@@ -45,7 +45,7 @@ class GoroutineJudge:
         red = self.red
         out: list[tuple[float, Finding]] = []
         for key in red.groups.rows:
-            t, y = valid(red.t, red.groups.array(key), red.group_valid)
+            t, y = valid(red.t, red.groups.array(key))
             if len(y) < self.o.trend.min_points:
                 continue
             tr = assess(t, y, self.o.trend)
@@ -113,7 +113,7 @@ class GoroutineJudge:
         row = self.red.leaked.rows.get(key)
         if row is None:
             return None
-        _, y = valid(self.red.t, np.asarray(row), self.red.leak_valid)
+        _, y = valid(self.red.t, np.asarray(row))
         return y if len(y) else None
 
     def goroutine_finding(

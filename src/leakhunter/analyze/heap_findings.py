@@ -49,7 +49,7 @@ class HeapJudge:
         ref = max(whole.growth if whole else 0.0, self.o.min_heap_growth_bytes)
         out: list[tuple[float, Finding]] = []
         for site in table.rows:
-            t, y = valid(red.t, table.array(site), red.heap_valid)
+            t, y = valid(red.t, table.array(site))
             if len(y) < self.o.trend.min_points or y.max() <= 0:
                 continue
             tr = assess(t, y, self.o.trend)
@@ -88,7 +88,7 @@ class HeapJudge:
             bonus += 0.05
         objs = self.red.heap_objects.rows.get(site)
         if objs is not None:
-            to, yo = valid(self.red.t, np.asarray(objs), self.red.heap_valid)
+            to, yo = valid(self.red.t, np.asarray(objs))
             if len(yo) >= 2 and yo[-1] > yo[0]:
                 ev.append(f"live objects {yo[0]:,.0f} -> {yo[-1]:,.0f}")
         if cul is None or not self.m.is_app(cul):
@@ -122,7 +122,7 @@ class HeapJudge:
             return []
         deltas = []
         for site, row in red.heap_alloc.rows.items():
-            _, y = valid(red.t, np.asarray(row), red.heap_valid)
+            _, y = valid(red.t, np.asarray(row))
             if len(y) >= 2:
                 deltas.append((float(y[-1] - y[0]), site))
         deltas.sort(reverse=True)

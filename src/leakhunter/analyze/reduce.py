@@ -45,7 +45,7 @@ _MAX_ERRORS = 20
 _MAX_CALLERS = 50_000
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class DumpFacts:
     """What full dumps told about one goroutine group."""
 
@@ -72,9 +72,14 @@ class _Seen:
     creator_app: tuple[str, ...]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Reduced:
-    """Everything the judgement reads, for one window of one target run."""
+    """Everything the judgement reads, for one window of one target run.
+
+    Every series is aligned with ``t``; a point where a profile was not
+    collected is NaN in that profile's tables (``valid()`` drops it), never a
+    separate mask a reader must line up.
+    """
 
     t: F64
     exact: dict[str, F64]
@@ -82,14 +87,12 @@ class Reduced:
     heap_inuse: SeriesTable = field(default_factory=SeriesTable)
     heap_objects: SeriesTable = field(default_factory=SeriesTable)
     heap_alloc: SeriesTable = field(default_factory=SeriesTable)
-    heap_valid: list[bool] = field(default_factory=list)
     site_frames: dict[str, tuple[Frame, ...]] = field(default_factory=dict)
     site_app: dict[str, set[str]] = field(default_factory=dict)
     groups: SeriesTable = field(default_factory=SeriesTable)
-    group_valid: list[bool] = field(default_factory=list)
     group_frames: dict[str, tuple[Frame, ...]] = field(default_factory=dict)
     leaked: SeriesTable = field(default_factory=SeriesTable)
-    leak_valid: list[bool] = field(default_factory=list)
+    leak_collected: bool = False  # the goroutineleak profile was served in the window
     dumps: dict[str, DumpFacts] = field(default_factory=dict)
     matcher: AppMatcher = field(default_factory=AppMatcher)
     # library function -> {innermost app function that calls it: times seen}
@@ -97,7 +100,7 @@ class Reduced:
     # module -> {app frame that calls into it (innermost on the stack): stacks seen}
     module_callers: dict[str, dict[Frame, int]] = field(default_factory=dict)
     gomemlimit: int | None = None
-    errors: list[str] = field(default_factory=list)
+    errors: tuple[str, ...] = ()
     raw: bool = True  # every point is one snapshot (no downsampled means)
 
 
@@ -335,20 +338,18 @@ class RunFold:
             heap_inuse=SeriesTable(v.table("inuse")),
             heap_objects=SeriesTable(v.table("objects")),
             heap_alloc=SeriesTable(v.table("alloc")),
-            heap_valid=v.valid("heap"),
             site_frames=self.site_frames,
             site_app=self.site_app,
             groups=SeriesTable(v.table("group")),
-            group_valid=v.valid("goroutine"),
             group_frames=self.group_frames,
             leaked=SeriesTable(v.table("leaked")),
-            leak_valid=v.valid("goroutineleak"),
+            leak_collected=any(v.valid("goroutineleak")),
             dumps=self.dump_facts(),
             matcher=self.matcher or AppMatcher(prefix=self.app_prefix),
             callers=self.callers,
             module_callers=self.module_callers,
             gomemlimit=self.gomemlimit,
-            errors=list(self.errors),
+            errors=tuple(self.errors),
             raw=v.raw,
         )
 
