@@ -5,7 +5,7 @@
   PR_SET_PDEATHSIG on Linux, and stops the whole group (the program and any
   upstream it spawned) on exit, as the zoo harness does: no orphans.
 - `record(pattern, out)` runs one pattern and records a session of it with the
-  real collector (12 snapshots at 0.5 s, like tests/rules_goprogs.py).
+  real collector (16 snapshots at 0.5 s, after a warm-up scrape).
 - `PATTERNS` maps each pattern to its rate, its culprit and the rule the
   finding blaming that culprit must get; `finding_of` picks that finding.
 
@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from leakhunter.analyze.verdict import Finding, Verdict
+from leakhunter.collect.fetch import Fetcher, FetchOptions
 from leakhunter.collect.process import spawn
 from leakhunter.collect.watch import WatchOptions, WatchResult, collect
 from leakhunter.harness.run import RunningScenario
@@ -63,6 +64,10 @@ def finding_of(v: Verdict, culprit: str) -> Finding | None:
     return next((f for f in v.findings if f.culprit and f.culprit.function == culprit), None)
 
 
+#: seconds of load at most (a bound, not a schedule: the process is stopped when done)
+_LOAD_CAP = 600.0
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SOURCES), env.get("PYTHONPATH")) if p)
@@ -83,8 +88,22 @@ def running(pattern: str, rate: float | None = None, duration: float = 30.0) -> 
             yield run.url
 
 
-def record(pattern: str, out: Path, snapshots: int = 12, interval: float = 0.5) -> WatchResult:
-    """Record a session of one pattern into out (a new folder)."""
+def record(pattern: str, out: Path, snapshots: int = 16, interval: float = 0.5) -> WatchResult:
+    """Record a session of one pattern into out (a new folder), after its warm-up.
+
+    Why it looks like this (the httpx-client-per-call flake, reproduced: 8 of 9
+    sessions recorded three at a time on a loaded machine said "no leak"):
+    - the load lasts until the recording is done (the process is stopped then):
+      a scrape of the agent can take seconds there, and a load that ended
+      mid-session looked like a plateau;
+    - one scrape is taken and thrown away first: the agent's first census and
+      full collection (every object the imports made) took up to 15 s under
+      load, and the warm-up it hid bent the series;
+    - 16 snapshots, so the late half the trend test checks has 8 points: with 6,
+      one low last point (a Python heap's GC noise) failed it.
+    """
     options = WatchOptions(interval=interval, snapshots=snapshots, dump_growth=1_000_000_000)
-    with running(pattern) as url:
+    with running(pattern, duration=_LOAD_CAP) as url:
+        with Fetcher(FetchOptions(timeout=60.0, retries=2)) as fetcher:
+            fetcher.get(url + "/debug/pprof/heap?gc=1&debug=1")
         return collect(url, options, out, manifest_options={"pyprog": {"pattern": pattern}})

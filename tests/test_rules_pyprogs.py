@@ -1,6 +1,6 @@
 """Each leak pattern of tests/pyprogs_rules, run as a real Python service, gets its rule.
 
-Records a short session of every pattern with the real collector (12 snapshots
+Records a short session of every pattern with the real collector (16 snapshots
 at 0.5 s) from a CPython child process serving leakhunter.agent, analyses it,
 and checks the rule of the finding that blames the pattern's culprit (an
 application function). The committed fixtures under tests/data/rules/pyprog-*.json
@@ -28,7 +28,7 @@ def test_pattern_gets_its_rule(pattern: str, tmp_path: Path) -> None:
     _, culprit, rule = PATTERNS[pattern]
     out = tmp_path / pattern
     result = record(pattern, out)
-    assert result.snapshots == 12, result
+    assert result.snapshots == 16, result
     v = analyze_dir(out)
     assert any(f.verdict is FindingVerdict.LEAK for f in v.findings), f"{pattern}: {v.summary}"
     f = finding_of(v, culprit)

@@ -45,7 +45,10 @@ def record(
         SessionWriteError: out_dir cannot be created or already holds a session.
     """
     opts = replace(options or WatchOptions(), interval=interval, snapshots=snapshots, duration=None)
-    load = snapshots * interval + _LOAD_MARGIN
+    # The load must outlast the collection, which on a loaded machine takes longer
+    # than snapshots x interval: a load that ends mid-session looks like a plateau.
+    # The scenario is stopped as soon as the collection is done.
+    load = 3 * snapshots * interval + _LOAD_MARGIN
     with start(
         scenario, duration=load, linger=_LINGER, rate=rate, scale=scale, binary=binary
     ) as run:
