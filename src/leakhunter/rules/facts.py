@@ -7,6 +7,7 @@ rule engine reads. Plain frozen data, so tests build them by hand.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -93,6 +94,8 @@ def _objects(site: SiteFacts | None) -> tuple[str | None, float | None]:
     if site is None or site.objects_end is None or site.objects_start is None:
         return None, None
     per = site.inuse_end / site.objects_end if site.objects_end > 0 else None
+    if per is not None and not math.isfinite(per):
+        per = None  # a damaged or hostile profile's figures are not a size
     if site.objects_end > site.objects_start * 1.2 + 1:
         return "growing", per
     if site.objects_end <= site.objects_start * 1.1 + 1:
