@@ -164,3 +164,23 @@ def test_options_windows_can_be_narrowed() -> None:
         a.add(s)
     labels = [w.label for w in a.analysis().verdict.windows]
     assert labels == ["all", "1h"]
+
+
+def test_a_secondary_site_needs_two_raw_samples_to_be_named() -> None:
+    """Sites whose growth rests on under two of Go's sampled allocations are not findings."""
+    doc = _judge(
+        lambda t: {
+            SITES[0]: 1e6 + 2e6 * t / H,
+            SITES[1]: 1e6 + 0.6e6 * t / H,
+            SITES[2]: 3e6 * t / H,
+        },
+        count=60,
+        interval=60.0,
+        noise=0.0,
+    )
+    named = {f["culprit"]["function"].rsplit(".", 1)[-1] for f in doc["findings"]}
+    assert "decodeRequest" in named  # the lead: 3 MB
+    assert "Put" in named  # 2 MB of 1 KiB objects: ~4 raw samples
+    # 0.6 MB of 1 KiB objects (11% of the growth, above the 10% share a site needs):
+    # ~1.2 raw samples
+    assert "handle" not in named

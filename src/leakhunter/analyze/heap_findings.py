@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from leakhunter.analyze.evidence import F64, confidence, finding_id, make_series, rate, valid
@@ -64,7 +66,33 @@ class HeapJudge:
             verdict = FindingVerdict.LEAK if leaking else FindingVerdict.SUSPECT
             out.append((tr.growth, self.heap_finding(site, t, y, tr, whole, verdict)))
         out.sort(key=lambda p: -p[0])
-        return [f for _, f in out]
+        # The biggest grower is attributed on its trend; any other site only when its
+        # growth rests on at least two of the profile's raw samples, or it flickers
+        # in and out of the findings from one run of the same service to the next.
+        return [f for k, (_, f) in enumerate(out) if k == 0 or self.sampled_enough(f)]
+
+    def sampled_enough(self, f: Finding) -> bool:
+        """Return True when a site's growth rests on >= 2 estimated raw heap samples.
+
+        Go samples one allocation per ``period`` bytes on average; an object of
+        ``size`` bytes is sampled with probability 1 - exp(-size/period), and the
+        profile scales counts back up by that factor. So the raw samples behind a
+        growth of n objects are n x (1 - exp(-size/period)).
+        """
+        period = self.red.heap_period
+        if period <= 0:
+            return True  # exact figures (a census): nothing was sampled
+        site = f.series[0].label.removeprefix("inuse bytes at ") if f.series else ""
+        objs = self.red.heap_objects.rows.get(site)
+        grown = f.growth.end - f.growth.start
+        if objs is None:
+            return grown >= 2 * period
+        _, yo = valid(self.red.t, objs)
+        n = float(yo[-1] - yo[0]) if len(yo) >= 2 else 0.0
+        if n <= 0:
+            return grown >= 2 * period
+        size = grown / n
+        return n * -math.expm1(-size / period) >= 2.0
 
     def heap_finding(
         self, site: str, t: F64, y: F64, tr: Trend, whole: Trend | None, verdict: FindingVerdict

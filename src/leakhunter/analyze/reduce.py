@@ -93,6 +93,7 @@ class Reduced:
     group_frames: dict[str, tuple[Frame, ...]] = field(default_factory=dict)
     leaked: SeriesTable = field(default_factory=SeriesTable)
     leak_collected: bool = False  # the goroutineleak profile was served in the window
+    heap_period: int = 0  # bytes per heap-profile sample (0: not sampled, e.g. a census)
     dumps: dict[str, DumpFacts] = field(default_factory=dict)
     matcher: AppMatcher = field(default_factory=AppMatcher)
     # library function -> {innermost app function that calls it: times seen}
@@ -133,6 +134,7 @@ class RunFold:
         self.dump_recent: dict[str, _Seen] = {}
         self.last_dump_seq: int | None = None
         self.gomemlimit: int | None = None
+        self.heap_period = 0
         self.errors: list[str] = []
         self.t0: float | None = None
         self.count = 0
@@ -209,6 +211,8 @@ class RunFold:
         if prof is None:
             return False
         matcher = self._matcher_for(prof)
+        if prof.period_type is not None and prof.period_type.type == "space":
+            self.heap_period = prof.period
         if self.heap_resolver is None:
             self.heap_resolver = StackResolver(site_key(matcher), self.note_callers)
         infos = self.heap_resolver.resolve(prof)
@@ -344,6 +348,7 @@ class RunFold:
             group_frames=self.group_frames,
             leaked=SeriesTable(v.table("leaked")),
             leak_collected=any(v.valid("goroutineleak")),
+            heap_period=self.heap_period,
             dumps=self.dump_facts(),
             matcher=self.matcher or AppMatcher(prefix=self.app_prefix),
             callers=self.callers,

@@ -108,6 +108,7 @@ def _fold_out(fold: RunFold, ft: _Frames) -> Json:
         "dump_recent": {k: _seen_out(v, ft) for k, v in fold.dump_recent.items()},
         "last_dump_seq": fold.last_dump_seq,
         "gomemlimit": fold.gomemlimit,
+        "heap_period": fold.heap_period,
         "errors": fold.errors,
         "t0": fold.t0,
         "count": fold.count,
@@ -136,6 +137,7 @@ def _fold_in(doc: Json, history: History, ft: _Frames) -> RunFold:
     fold.dump_recent = {k: _seen_in(v, ft) for k, v in doc["dump_recent"].items()}
     fold.last_dump_seq = doc["last_dump_seq"]
     fold.gomemlimit = doc["gomemlimit"]
+    fold.heap_period = int(doc["heap_period"])
     fold.errors = list(doc["errors"])
     fold.t0 = doc["t0"]
     fold.count = int(doc["count"])
