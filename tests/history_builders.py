@@ -86,6 +86,7 @@ def snapshots(
             "StackInuse": 1 << 20,
             "HeapInuse": int(heap * 1.1),
             "Sys": int(heap * 1.5),
+            "HeapReleased": int(heap * 0.2),
             "NumGC": seq + 1,
         }
         rec = SnapshotRecord(

@@ -184,3 +184,16 @@ def test_a_secondary_site_needs_two_raw_samples_to_be_named() -> None:
     # 0.6 MB of 1 KiB objects (11% of the growth, above the 10% share a site needs):
     # ~1.2 raw samples
     assert "handle" not in named
+
+
+def test_time_to_oom_starts_from_what_the_process_holds() -> None:
+    """The footprint is Sys - HeapReleased (near RSS); the rate is the exact live heap's."""
+    a = Analyzer("synthetic", AnalyzeOptions(limit_bytes=4 << 30))
+    for s in snapshots(lambda t: {SITES[0]: 100e6 + 50e6 * t / H}, count=60, interval=60.0):
+        a.add(s)
+    p = a.analysis().verdict.projection
+    last = 64 * 2**20 + 100e6 + 50e6 * 59 / 60  # other + the site, at the last snapshot
+    assert p.footprint_source == "Sys - HeapReleased"
+    assert p.footprint_bytes == pytest.approx(1.3 * last, rel=0.01)
+    assert p.growth_bytes_per_second == pytest.approx(50e6 / H, rel=0.02)
+    assert p.time_to_oom_seconds == pytest.approx(((4 << 30) - 1.3 * last) / (50e6 / H), rel=0.03)

@@ -85,20 +85,40 @@ def rank_key(f: Finding, matcher: AppMatcher) -> tuple[int, int, float, float]:
 
 
 def project(red: Reduced, o: AnalyzeOptions, leaking: bool) -> Projection:
-    """Project the footprint of a window to the memory limit (time-to-OOM when leaking)."""
+    """Project the footprint of a window to the memory limit (time-to-OOM when leaking).
+
+    The rate is the trend of the exact live figures (HeapAlloc + StackInuse after
+    a GC: smooth, and what a leak adds to). The level it starts from is what the
+    OOM killer counts, as near as MemStats tells it: ``Sys - HeapReleased`` (memory
+    the runtime holds from the OS and has not given back), which also counts
+    fragmentation and free spans the live figures leave out.
+    """
     limit, source = o.limit_bytes, "--limit" if o.limit_bytes else ""
     if limit is None and red.gomemlimit and red.gomemlimit < _NO_LIMIT:
         limit, source = red.gomemlimit, "GOMEMLIMIT"
-    foot = red.exact["HeapAlloc"] + np.nan_to_num(red.exact["StackInuse"])
-    t, y = valid(red.t, foot)
+    live = red.exact["HeapAlloc"] + np.nan_to_num(red.exact["StackInuse"])
+    t, y = valid(red.t, live)
     if len(y) < 2:
         return Projection(limit, None, source)
     tr = assess(t, y, o.trend)
-    current = int(y[-1])
+    held = red.exact["Sys"] - red.exact["HeapReleased"]
+    _, h = valid(red.t, held)
+    if len(h) and h[-1] >= y[-1]:
+        current, basis = int(h[-1]), "Sys - HeapReleased"
+    else:
+        current, basis = int(y[-1]), "HeapAlloc + StackInuse"
     ttl = None
     if leaking and limit is not None and tr.slope > 0:
         ttl = max(0.0, (limit - current) / tr.slope)
-    return Projection(limit, ttl, source, current, tr.slope if leaking else None)
+    return Projection(
+        limit,
+        ttl,
+        source,
+        current,
+        tr.slope if leaking else None,
+        footprint_source=basis,
+        rate_source="HeapAlloc + StackInuse" if leaking else "",
+    )
 
 
 def judge(

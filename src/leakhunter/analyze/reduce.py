@@ -39,7 +39,17 @@ log = logging.getLogger(__name__)
 F64 = npt.NDArray[np.float64]
 
 #: The exact MemStats figures kept per snapshot.
-EXACT = ("HeapAlloc", "HeapObjects", "TotalAlloc", "StackInuse", "HeapInuse", "Sys", "NumGC")
+EXACT = (
+    "HeapAlloc",
+    "HeapObjects",
+    "TotalAlloc",
+    "StackInuse",
+    "HeapInuse",
+    "Sys",
+    "HeapReleased",
+    "NumGC",
+    "PauseTotalNs",
+)
 _MAX_APP_FRAMES = 24
 _MAX_ERRORS = 20
 _MAX_CALLERS = 50_000

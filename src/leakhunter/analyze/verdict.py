@@ -143,6 +143,8 @@ class Projection:
     limit_source: str = ""  # "--limit" | "GOMEMLIMIT" | ""
     footprint_bytes: int | None = None
     growth_bytes_per_second: float | None = None
+    footprint_source: str = ""  # the MemStats figures the footprint is made of
+    rate_source: str = ""  # ... and those the growth rate was fitted on
 
 
 @dataclass(frozen=True, slots=True)

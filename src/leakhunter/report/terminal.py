@@ -165,7 +165,13 @@ def _overview(v: Verdict, width: int) -> Table:
             "time to OOM",
             Text(
                 f"~{duration(p.time_to_oom_seconds)} until "
-                f"{format_value(p.limit_bytes, 'bytes')}{src}",
+                f"{format_value(p.limit_bytes, 'bytes')}{src}"
+                + (
+                    f", from {format_value(p.footprint_bytes, 'bytes')} held now "
+                    f"({p.footprint_source})"
+                    if p.footprint_bytes and p.footprint_source
+                    else ""
+                ),
                 style="bold red",
             ),
         )

@@ -118,6 +118,8 @@ def verdict_to_dict(v: Verdict) -> dict[str, Any]:
             else _num(p.time_to_oom_seconds),
             "limit_source": p.limit_source or None,
             "footprint_bytes": p.footprint_bytes,
+            "footprint_source": p.footprint_source or None,
+            "rate_source": p.rate_source or None,
             "growth_bytes_per_second": None
             if p.growth_bytes_per_second is None
             else _num(p.growth_bytes_per_second),
