@@ -15,7 +15,10 @@ Layout (schema ``leakhunter.session/1``; NNNNNN is the zero-padded snapshot seq)
         {"seq": N, "time": unix_float, "elapsed": s, "epoch": E,
          "memstats": {"HeapAlloc": int, "NumGC": int, ...every integer MemStats field},
          "goroutines": total | null, "files": {"heap": "000003.heap.pb.gz", ...},
-         "errors": {"endpoint": "one line"}, "limits": {"gomemlimit": N | null}}
+         "errors": {"endpoint": "one line"}, "limits": {"gomemlimit": N | null},
+         "process": {"rss": N, "open_fds": N, "max_fds": N, "memory_limit": N,
+                     "pid": N, "source": "procfs" | "metrics"}}   (optional: what the
+         kernel says of a local target, or its /metrics; figures it cannot know are absent)
 
 Every file is written to a dot-prefixed temp file in the same directory, fsynced
 and renamed into place, so a reader sees whole files or none. A snapshot exists
@@ -171,6 +174,8 @@ class SnapshotRecord:
     files: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     errors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     gomemlimit: int | None = None
+    process: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    process_source: str = ""  # "procfs" | "metrics" | "" (none known)
 
     @property
     def stats(self) -> MemStats | None:
@@ -194,6 +199,7 @@ class SnapshotRecord:
             "files": dict(self.files),
             "errors": dict(self.errors),
             "limits": {"gomemlimit": self.gomemlimit},
+            "process": {**self.process, "source": self.process_source} if self.process else {},
         }
 
     @staticmethod
@@ -205,6 +211,10 @@ class SnapshotRecord:
             limits = obj.get("limits") or {}
             limit = limits.get("gomemlimit") if isinstance(limits, dict) else None
             goroutines = obj.get("goroutines")
+            proc = obj.get("process") or {}
+            proc = proc if isinstance(proc, dict) else {}
+            proc_source = str(proc.get("source", ""))
+            figures = {k: v for k, v in proc.items() if k != "source"}
             return SnapshotRecord(
                 seq=int(obj["seq"]),
                 time=float(obj["time"]),
@@ -215,6 +225,8 @@ class SnapshotRecord:
                 files=MappingProxyType(_str_map(obj.get("files", {}), source, "files")),
                 errors=MappingProxyType(_str_map(obj.get("errors", {}), source, "errors")),
                 gomemlimit=None if limit is None else int(limit),
+                process=MappingProxyType(_int_map(figures, source, "process")),
+                process_source=proc_source,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise FormatError(source, f"malformed snapshot record ({exc})") from None

@@ -15,6 +15,7 @@ from leakhunter.errors import UsageError
 from leakhunter.formats.memstats import MemStats
 
 __all__ = [
+    "local_port",
     "GroupCounts",
     "group_counts",
     "grown",
@@ -41,6 +42,18 @@ def target_base(url: str) -> str:
     cut = path.find("/debug/")
     path = (path[:cut] if cut >= 0 else path).rstrip("/")
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def local_port(base: str) -> int | None:
+    """Return the port of a target on this host (loopback or a local name), else None."""
+    parts = urlsplit(base)
+    host = (parts.hostname or "").lower()
+    if host not in ("localhost", "::1") and not host.startswith("127."):
+        return None
+    try:
+        return parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
 
 
 def is_restart(prev: MemStats, cur: MemStats) -> bool:

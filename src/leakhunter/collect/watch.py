@@ -29,6 +29,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 from leakhunter.collect.fetch import Fetcher, FetchError, FetchOptions
+from leakhunter.collect.metrics_text import process_figures
+from leakhunter.collect.procfs import ProcessStats, listener_pid, process_stats
 from leakhunter.collect.session import (
     Manifest,
     SessionWriteError,
@@ -41,6 +43,7 @@ from leakhunter.collect.targets import (
     group_counts,
     grown,
     is_restart,
+    local_port,
     parse_gomemlimit,
     target_base,
     trim_dump,
@@ -123,6 +126,9 @@ class _State:
     vars_served: bool = True
     dump_groups: GroupCounts | None = None
     dump_total: int | None = None
+    pid: int | None = None  # the target's process, when it runs on this host
+    pid_looked: bool = False
+    metrics_served: bool = True
 
 
 class _Snapshotter:
@@ -205,6 +211,7 @@ class _Snapshotter:
         if self.options.allocs:
             self._profile(seq, "allocs", "/debug/pprof/allocs", files, errors)
         limit = self._limit(errors)
+        proc, proc_source = self._process(errors)
         if self._dump_due(seq == 0 or last, groups, total):
             self._dump(seq, files, errors, groups, total)
         return SnapshotRecord(
@@ -217,6 +224,8 @@ class _Snapshotter:
             files=MappingProxyType(files),
             errors=MappingProxyType(errors),
             gomemlimit=limit,
+            process=MappingProxyType(proc),
+            process_source=proc_source,
         )
 
     def _profile(
@@ -245,6 +254,43 @@ class _Snapshotter:
             else:
                 errors["vars"] = str(exc)
             return None
+
+    def _process(self, errors: dict[str, str]) -> tuple[dict[str, int], str]:
+        """Read the target's process: from /proc when it is local, else its /metrics."""
+        st = self.state
+        if not st.pid_looked or st.pid is not None:
+            got = self._local()
+            if got is not None:
+                return got.to_json(), "procfs"
+        if not st.metrics_served:
+            return {}, ""
+        try:
+            text = self._get("/metrics", max_bytes=8 << 20)
+        except FetchError as exc:
+            if exc.status is not None and exc.status < 500:
+                st.metrics_served = False  # not served (404) or not ours to read
+            else:
+                errors["metrics"] = str(exc)
+            return {}, ""
+        figures = process_figures(text.decode("utf-8", "replace"))
+        if not figures:
+            st.metrics_served = False  # a page without process metrics: stop asking
+        return figures, "metrics" if figures else ""
+
+    def _local(self) -> ProcessStats | None:
+        """Return the target process's figures when it listens on this host."""
+        st = self.state
+        if st.pid is not None:
+            got = process_stats(st.pid)
+            if got is not None:
+                return got
+            st.pid = None  # gone (restarted): look for the new listener
+        st.pid_looked = True
+        port = local_port(self.base)
+        if port is None:
+            return None
+        st.pid = listener_pid(port)
+        return process_stats(st.pid) if st.pid is not None else None
 
     def _dump_due(self, edge: bool, groups: GroupCounts | None, total: int | None) -> bool:
         st = self.state
