@@ -53,7 +53,9 @@ ESTIMATED_NOTE = (
 )
 
 _MAX_FILES = 100_000  # entries looked at in one folder
-_EXAMPLES = 3  # skipped files named in the note
+_EXAMPLES = 3  # skipped files named per reason in the note
+_OUTSIDE = "outside the folder"
+_UNREADABLE = "unreadable"
 #: Name words that split kinds content cannot tell apart (keys are registry kinds).
 _HINTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {"goroutineleak": ("leak",), "allocs": ("alloc",), "heap": ("heap", "inuse", "mem")}
@@ -259,12 +261,7 @@ class ProfileDirSource:
             files, skipped = _read_folder(self.directory)
             snaps, notes = _snapshots(self.directory.resolve(), files)
             if skipped:
-                named = ", ".join(f"{n} ({why})" for n, why in skipped[:_EXAMPLES])
-                more = f" and {len(skipped) - _EXAMPLES} more" if len(skipped) > _EXAMPLES else ""
-                notes.append(
-                    f"skipped {len(skipped)} file(s) that are not readable heap or goroutine "
-                    f"profiles of this folder: {named}{more}"
-                )
+                notes.append(_skipped_note(skipped))
             self._scan = (tuple(snaps), tuple(notes))
         return self._scan
 
@@ -290,6 +287,22 @@ class ProfileDirSource:
         )
 
 
+def _skipped_note(skipped: Sequence[tuple[str, str]]) -> str:
+    """Say how many files were skipped and why, links out of the folder first."""
+    buckets: dict[str, list[str]] = {}
+    for name, why in skipped:
+        if why in (_OUTSIDE, _UNREADABLE):
+            buckets.setdefault(why, []).append(name)
+        else:
+            buckets.setdefault("not heap or goroutine profiles", []).append(f"{name}: {why}")
+    parts = []
+    for bucket in sorted(buckets, key=lambda b: (b != _OUTSIDE, b != _UNREADABLE)):
+        names = buckets[bucket]
+        more = f" and {len(names) - _EXAMPLES} more" if len(names) > _EXAMPLES else ""
+        parts.append(f"{len(names)} {bucket} ({', '.join(names[:_EXAMPLES])}{more})")
+    return f"skipped {len(skipped)} file(s): " + "; ".join(parts)
+
+
 def _read_folder(directory: Path) -> tuple[list[ProfileFile], list[tuple[str, str]]]:
     """Classify the folder's files; return the recognised ones in time order, and the rest."""
     if not directory.is_dir():
@@ -309,17 +322,17 @@ def _read_folder(directory: Path) -> tuple[list[ProfileFile], list[tuple[str, st
         try:
             real = entry.resolve(strict=True)
             if not real.is_relative_to(root):
-                skipped.append((name, "outside the folder"))
+                skipped.append((name, _OUTSIDE))
                 continue
             if not real.is_file():
                 continue
             st = real.stat()
             if st.st_size > cap:
-                skipped.append((name, f"over the {cap}-byte limit"))
+                skipped.append((name, f"over the {cap}-byte limit"))  # named, not read
                 continue
             data = real.read_bytes()
-        except OSError as exc:
-            skipped.append((name, f"unreadable: {exc.strerror or exc}"))
+        except OSError:
+            skipped.append((name, _UNREADABLE))
             continue
         found = classify(name, real, data, st.st_mtime)
         if isinstance(found, str):
