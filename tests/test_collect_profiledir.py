@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from leakhunter.cli.main import main
 from leakhunter.collect.profiledir import ESTIMATED_NOTE, ProfileDirSource, name_time
 from leakhunter.errors import FormatError
 from leakhunter.formats.pprof import encode
@@ -226,6 +228,11 @@ def test_a_growing_folder_is_judged_a_leak_with_the_estimate_noted(tmp_path: Pat
     assert ESTIMATED_NOTE in v.notes
     assert judged.session is not None and judged.session.directory == str(tmp_path)
     assert judged.edges.first["heap"].record.seq == 0 and judged.edges.last["heap"].record.seq == 11
+    # report writes its files for such a folder too (views drawn from its profiles)
+    sarif, html = tmp_path.parent / "r.sarif", tmp_path.parent / "r.html"
+    assert main(["report", str(tmp_path), "--sarif", str(sarif), "--html", str(html)]) == 0
+    assert json.loads(sarif.read_text())["runs"][0]["results"]
+    assert "main.(*cache).put" in html.read_text()
 
 
 def test_a_folder_without_profiles_is_refused_in_one_line(tmp_path: Path) -> None:
@@ -246,5 +253,5 @@ def test_a_folder_without_profiles_is_refused_in_one_line(tmp_path: Path) -> Non
     empty.mkdir()
     with pytest.raises(FormatError, match="neither"):
         judge_path(empty)
-    with pytest.raises(FormatError, match="no such folder"):
+    with pytest.raises(FormatError, match="no such session directory or profile folder"):
         judge_path(tmp_path / "missing")

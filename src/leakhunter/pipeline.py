@@ -161,7 +161,7 @@ def judge_path(directory: str | Path, options: AnalyzeOptions | None = None) -> 
 
     root = Path(directory)
     if not root.is_dir():
-        raise FormatError(str(root), "no such folder")
+        raise FormatError(str(root), "no such session directory or profile folder")
     if is_session_dir(root):
         return judge_dir(root, options)
     source = ProfileDirSource(root)
