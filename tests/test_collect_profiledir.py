@@ -148,6 +148,18 @@ def test_without_profile_times_names_then_mtimes_give_the_order(tmp_path: Path) 
     assert "3 profile time(s) taken from file modification times" in src.notes()
 
 
+def test_local_times_in_names_are_aligned_with_profile_times(tmp_path: Path) -> None:
+    """Profiles carry UTC; names written in UTC+2 still pair with them."""
+    for i in range(4):
+        utc = T0 + 60 * i
+        local = datetime.fromtimestamp(utc + 7200, UTC).strftime("%Y%m%dT%H%M%S")
+        (tmp_path / f"heap-{local}.pb.gz").write_bytes(heap(10, 10 * (i + 1), utc))
+        (tmp_path / f"goroutine-{local}.txt").write_text(DUMP)
+    snaps = ProfileDirSource(tmp_path).snapshots()
+    assert [sorted(s.record.files) for s in snaps] == [["goroutine", "goroutine2", "heap"]] * 4
+    assert [s.record.time for s in snaps] == [T0 + 60 * i for i in range(4)]
+
+
 def test_text_dumps_count_goroutines_and_keep_their_wait_states(tmp_path: Path) -> None:
     for i in range(3):
         (tmp_path / f"goroutines-{1764000000 + i}.txt").write_text(DUMP)

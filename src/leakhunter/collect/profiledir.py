@@ -14,7 +14,8 @@ so this module builds one per snapshot:
   skipped and counted in a note, as are unreadable files and symlinks that
   lead out of the folder.
 - Each profile's time is the protobuf's ``time_nanos``, else a timestamp in
-  its name (unix seconds/ms/us/ns, or ``YYYYmmddTHHMMSS``), else its mtime.
+  its name (unix seconds/ms/us/ns, or ``YYYYmmddTHHMMSS``, shifted by the
+  zone offset that files carrying both reveal), else its mtime.
 - Files are ordered by time; a heap and a goroutine profile written within
   half the usual interval of each other form one snapshot.
 - Without MemStats, the whole-heap figures are estimated from the heap
@@ -30,7 +31,7 @@ import re
 import statistics
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -106,6 +107,7 @@ class ProfileFile:
     kind: str  # a registry kind
     time: float
     time_from: str  # "profile", "name" or "mtime"
+    stamp: float | None = None  # the time its name carries, if any
     text: bool = False  # a text dump (goroutine counts are built from it)
     heap: tuple[int, int, int] | None = None  # inuse_space, inuse_objects, alloc_space
     goroutines: int | None = None
@@ -144,7 +146,7 @@ def classify(name: str, path: Path, data: bytes, mtime: float) -> ProfileFile | 
         leak = fmt == "debug=1" and raw.lstrip().startswith(b"goroutineleak")
         kind = "goroutineleak" if leak else "goroutine" if fmt == "debug=1" else "goroutine2"
         total = sum(g.count for g in dump.groups)
-        return ProfileFile(name, path, kind, when, source, text=True, goroutines=total)
+        return ProfileFile(name, path, kind, when, source, stamp, text=True, goroutines=total)
     try:
         p = decode_profile(raw, name)
     except FormatError:
@@ -156,13 +158,12 @@ def classify(name: str, path: Path, data: bytes, mtime: float) -> ProfileFile | 
         allocs = p.default_sample_type.startswith("alloc") or (
             _hinted(name, "allocs") and not _hinted(name, "heap")
         )
-        return ProfileFile(
-            name, path, "allocs" if allocs else "heap", when, source, heap=_heap_totals(p)
-        )
+        kind = "allocs" if allocs else "heap"
+        return ProfileFile(name, path, kind, when, source, stamp, heap=_heap_totals(p))
     if len(types) == 1 and types[0] in ("goroutine", "goroutineleak"):
         leak = types[0] == "goroutineleak" or _hinted(name, "goroutineleak")
         kind = "goroutineleak" if leak else "goroutine"
-        return ProfileFile(name, path, kind, when, source, goroutines=p.total(0))
+        return ProfileFile(name, path, kind, when, source, stamp, goroutines=p.total(0))
     return f"a {'/'.join(types) or 'empty'} profile, neither heap nor goroutine"
 
 
@@ -339,8 +340,26 @@ def _read_folder(directory: Path) -> tuple[list[ProfileFile], list[tuple[str, st
             skipped.append((name, found))
         else:
             files.append(found)
+    files = _align_name_times(files)
     files.sort(key=lambda f: (f.time, _name_seq(f.name), f.name))
     return files, skipped
+
+
+def _align_name_times(files: list[ProfileFile]) -> list[ProfileFile]:
+    """Shift times read from names by the zone offset the profiles' own times reveal.
+
+    A name like ``goroutine-20261204T221000.txt`` is usually local time, while
+    ``time_nanos`` is UTC: without this, a text dump would pair with nothing.
+    The offset is the median difference over files that carry both, rounded
+    to a quarter hour (zones are whole quarter hours; write delays are not).
+    """
+    diffs = [f.time - f.stamp for f in files if f.time_from == "profile" and f.stamp is not None]
+    if not diffs:
+        return files
+    offset = round(statistics.median(diffs) / 900.0) * 900.0
+    if not offset:
+        return files
+    return [replace(f, time=f.time + offset) if f.time_from == "name" else f for f in files]
 
 
 def _snapshots(root: Path, files: Sequence[ProfileFile]) -> tuple[list[FileSnapshot], list[str]]:
