@@ -209,6 +209,12 @@ def test_other_files_are_skipped_and_counted_and_links_may_not_leave(tmp_path: P
     assert note.startswith("skipped 4 file(s): 1 outside the folder (escape.pb.gz); 3 not heap")
     assert "README.txt: not a profile" in note and "cpu.pprof: a samples/cpu profile" in note
     assert ESTIMATED_NOTE in src.notes()
+    # a file swapped for a link out of the folder after the scan is refused when read
+    (root / "heap-1.pb.gz").unlink()
+    (root / "heap-1.pb.gz").symlink_to(outside / "heap-9.pb.gz")
+    (snap,) = [s for s in src.snapshots() if s.record.files.get("heap") == "heap-1.pb.gz"]
+    with pytest.raises(FormatError, match="outside the folder"):
+        snap.profile("heap")
 
 
 def test_stop_ends_the_folder_early(tmp_path: Path) -> None:

@@ -189,6 +189,9 @@ class FileSnapshot:
         if kind not in self.paths:
             raise FormatError(self.name(kind), "not in this snapshot")
         try:
+            # checked again on every read: the folder may have changed since the scan
+            if not self.paths[kind].resolve(strict=True).is_relative_to(self.directory):
+                raise FormatError(self.name(kind), "now leads outside the folder")
             return self.paths[kind].read_bytes()
         except OSError as exc:
             raise FormatError(self.name(kind), f"cannot read ({exc.strerror})") from None
@@ -313,9 +316,11 @@ def _read_folder(directory: Path) -> tuple[list[ProfileFile], list[tuple[str, st
     files: list[ProfileFile] = []
     skipped: list[tuple[str, str]] = []
     try:
-        entries = sorted(directory.iterdir())[:_MAX_FILES]
+        entries = sorted(directory.iterdir())
     except OSError as exc:
         raise FormatError(str(directory), f"cannot list ({exc.strerror})") from None
+    skipped.extend((e.name, f"past the first {_MAX_FILES} files") for e in entries[_MAX_FILES:])
+    entries = entries[:_MAX_FILES]
     for entry in entries:
         name = entry.name
         if name.startswith("."):
