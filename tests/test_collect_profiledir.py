@@ -273,3 +273,15 @@ def test_a_folder_without_profiles_is_refused_in_one_line(tmp_path: Path) -> Non
         judge_path(empty)
     with pytest.raises(FormatError, match="no such session directory or profile folder"):
         judge_path(tmp_path / "missing")
+
+
+def test_files_over_the_input_limit_are_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small, big = heap(1, 1, T0), goroutines(1, T0 + 1) + b"\0" * 4096
+    (tmp_path / "heap-0.pb.gz").write_bytes(small)
+    (tmp_path / "huge.pb.gz").write_bytes(big)
+    monkeypatch.setenv("LEAKHUNTER_MAX_INPUT_BYTES", str(len(small) + 100))
+    src = ProfileDirSource(tmp_path)
+    assert [dict(s.record.files) for s in src.snapshots()] == [{"heap": "heap-0.pb.gz"}]
+    assert f"1 not read (huge.pb.gz: over the {len(small) + 100}-byte limit)" in src.notes()[-1]

@@ -55,8 +55,11 @@ ESTIMATED_NOTE = (
 
 _MAX_FILES = 100_000  # entries looked at in one folder
 _EXAMPLES = 3  # skipped files named per reason in the note
+# Reasons a file is skipped ("bucket: detail"; the note counts per bucket).
 _OUTSIDE = "outside the folder"
 _UNREADABLE = "unreadable"
+_NOT_PROFILE = "not heap or goroutine profiles"
+_NOT_READ = "not read"
 #: Name words that split kinds content cannot tell apart (keys are registry kinds).
 _HINTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {"goroutineleak": ("leak",), "allocs": ("alloc",), "heap": ("heap", "inuse", "mem")}
@@ -295,10 +298,8 @@ def _skipped_note(skipped: Sequence[tuple[str, str]]) -> str:
     """Say how many files were skipped and why, links out of the folder first."""
     buckets: dict[str, list[str]] = {}
     for name, why in skipped:
-        if why in (_OUTSIDE, _UNREADABLE):
-            buckets.setdefault(why, []).append(name)
-        else:
-            buckets.setdefault("not heap or goroutine profiles", []).append(f"{name}: {why}")
+        bucket, _, detail = why.partition(": ")
+        buckets.setdefault(bucket, []).append(f"{name}: {detail}" if detail else name)
     parts = []
     for bucket in sorted(buckets, key=lambda b: (b != _OUTSIDE, b != _UNREADABLE)):
         names = buckets[bucket]
@@ -319,7 +320,9 @@ def _read_folder(directory: Path) -> tuple[list[ProfileFile], list[tuple[str, st
         entries = sorted(directory.iterdir())
     except OSError as exc:
         raise FormatError(str(directory), f"cannot list ({exc.strerror})") from None
-    skipped.extend((e.name, f"past the first {_MAX_FILES} files") for e in entries[_MAX_FILES:])
+    skipped.extend(
+        (e.name, f"{_NOT_READ}: past the first {_MAX_FILES}") for e in entries[_MAX_FILES:]
+    )
     entries = entries[:_MAX_FILES]
     for entry in entries:
         name = entry.name
@@ -334,7 +337,7 @@ def _read_folder(directory: Path) -> tuple[list[ProfileFile], list[tuple[str, st
                 continue
             st = real.stat()
             if st.st_size > cap:
-                skipped.append((name, f"over the {cap}-byte limit"))  # named, not read
+                skipped.append((name, f"{_NOT_READ}: over the {cap}-byte limit"))
                 continue
             data = real.read_bytes()
         except OSError:
@@ -342,7 +345,7 @@ def _read_folder(directory: Path) -> tuple[list[ProfileFile], list[tuple[str, st
             continue
         found = classify(name, real, data, st.st_mtime)
         if isinstance(found, str):
-            skipped.append((name, found))
+            skipped.append((name, f"{_NOT_PROFILE}: {found}"))
         else:
             files.append(found)
     files = _align_name_times(files)
