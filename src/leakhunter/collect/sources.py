@@ -140,7 +140,7 @@ class AgentSource:
     """The in-process Python agent, through the same ``collect`` loop as a live target.
 
     Requests go to the agent's ``AgentCore`` directly, so a process can watch
-    itself without opening a port (``agent.start(self_watch=True)``).
+    itself without opening a port (what a ``self_watch`` agent needs).
     """
 
     def __init__(
