@@ -50,7 +50,7 @@ __all__ = ["ESTIMATED_NOTE", "FileSnapshot", "ProfileDirSource", "ProfileFile", 
 ESTIMATED_NOTE = (
     "no exact MemStats in a folder of profiles: the live heap (HeapAlloc), its objects and "
     "the allocation total are estimated from the sampled heap profiles, which reflect the "
-    "last GC before each was written (not a forced one)"
+    "last GC before each was written (not one leakhunter forced)"
 )
 
 _MAX_FILES = 100_000  # entries looked at in one folder

@@ -5,9 +5,11 @@
 //
 // -mode leak keeps ~1 MiB more per tick in a session registry that is never
 // pruned and parks ten more goroutines per tick on a channel nobody sends on;
+// -mode heapleak only keeps the memory;
 // -mode steady does the same work with a bounded registry and a fixed pool.
-// Both churn 2 MiB of garbage per tick so the runtime collects on its own
-// (the heap profiles reflect those collections; none is forced). -debug 2
+// Both churn -churn MiB (2) of garbage per tick. By default each heap profile follows a
+// runtime.GC(), as in runtime/pprof's own example; with -gc=false the
+// profiles reflect whatever collection the runtime last ran on its own. -debug 2
 // writes the goroutine dumps as text (WriteTo(f, 2)) instead of protobufs.
 package main
 
@@ -17,6 +19,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"time"
 )
@@ -63,8 +66,9 @@ func (s *server) worker() {
 
 var sink []byte
 
-func churn() {
-	for i := 0; i < 256; i++ {
+// churn throws away mib MiB per tick, so the runtime collects on its own.
+func churn(mib int) {
+	for i := 0; i < mib*128; i++ {
 		sink = make([]byte, 8<<10)
 	}
 }
@@ -91,13 +95,18 @@ func main() {
 	out := flag.String("out", "", "folder to write profiles into")
 	n := flag.Int("n", 16, "profiles of each kind to write")
 	every := flag.Duration("every", 200*time.Millisecond, "interval between profiles")
-	mode := flag.String("mode", "leak", "leak or steady")
+	mode := flag.String("mode", "leak", "leak, heapleak or steady")
 	debug := flag.Int("debug", 0, "goroutine profile format: 0 protobuf, 2 text dump")
+	garbage := flag.Int("churn", 2, "MiB of garbage per tick")
+	gc := flag.Bool("gc", true, "runtime.GC() before each heap profile, as runtime/pprof's example does")
 	flag.Parse()
 	leak := *mode == "leak"
+	heapOnly := *mode == "heapleak"
 	s := &server{reg: &registry{sessions: map[int][]byte{}}, replies: make(chan []byte), jobs: make(chan int)}
-	if !leak {
+	if !leak && !heapOnly {
 		s.reg.limit = 64
+	}
+	if !leak {
 		for i := 0; i < 8; i++ {
 			go s.worker()
 		}
@@ -106,7 +115,10 @@ func main() {
 		for req := 0; req < 10; req++ {
 			s.handle(tick*10+req, leak)
 		}
-		churn()
+		churn(*garbage)
+		if *gc {
+			runtime.GC() // get up-to-date statistics
+		}
 		write(*out, fmt.Sprintf("heap-%04d.pb.gz", tick), pprof.WriteHeapProfile)
 		name, ext := "goroutine", "pb.gz"
 		if *debug != 0 {
