@@ -174,6 +174,23 @@ def test_text_dumps_count_goroutines_and_keep_their_wait_states(tmp_path: Path) 
     assert text is not None and "chan receive" in text
 
 
+def test_goroutineleak_profiles_are_told_apart_from_goroutine_profiles(tmp_path: Path) -> None:
+    data = Path(__file__).parent / "data" / "goroutines"
+    (tmp_path / "goroutine-1764000000.txt").write_text(DUMP)
+    (tmp_path / "leaked-1764000000.txt").write_bytes((data / "leak_debug2.txt").read_bytes())
+    (tmp_path / "gl-1764000000.pb.gz").write_bytes((data / "leak_debug0.pb.gz").read_bytes())
+    src = ProfileDirSource(tmp_path)
+    snaps = src.snapshots()
+    assert len(snaps) == 2  # the protobuf carries its own time (a later one)
+    assert dict(snaps[0].record.files) == {
+        "goroutine2": "goroutine-1764000000.txt",
+        "goroutine": "goroutine-1764000000.txt",
+        "goroutineleak": "leaked-1764000000.txt",
+    }
+    assert dict(snaps[1].record.files) == {"goroutineleak": "gl-1764000000.pb.gz"}
+    assert snaps[0].profile("goroutineleak").total(0) > 0
+
+
 def test_allocs_profiles_stand_for_heap_profiles(tmp_path: Path) -> None:
     """go test -memprofile writes the allocs profile: the same data as heap."""
     for i in range(2):

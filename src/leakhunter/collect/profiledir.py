@@ -71,6 +71,7 @@ _ISO = re.compile(
     r"(?:[.,](\d{1,9}))?(?!\d)"
 )
 _DIGITS = re.compile(r"(?<!\d)\d+(?!\d)")
+_MAX_ZONE = 14 * 3600.0  # UTC-12 .. UTC+14
 _EPOCH_MIN, _EPOCH_MAX = 946_684_800, 4_102_444_800  # 2000-01-01 .. 2100-01-01, UTC
 #: Digits of a unix time in seconds, ms, us and ns -> its scale.
 _EPOCH_SCALES: Mapping[int, float] = MappingProxyType({10: 1.0, 13: 1e3, 16: 1e6, 19: 1e9})
@@ -146,7 +147,8 @@ def classify(name: str, path: Path, data: bytes, mtime: float) -> ProfileFile | 
             dump = load_dump(raw, name, keep_goroutines=False)
         except FormatError as exc:
             return exc.problem
-        leak = fmt == "debug=1" and raw.lstrip().startswith(b"goroutineleak")
+        # goroutineleak?debug=2 looks like any full dump: only its name tells
+        leak = raw.lstrip().startswith(b"goroutineleak") or _hinted(name, "goroutineleak")
         kind = "goroutineleak" if leak else "goroutine" if fmt == "debug=1" else "goroutine2"
         total = sum(g.count for g in dump.groups)
         return ProfileFile(name, path, kind, when, source, stamp, text=True, goroutines=total)
@@ -359,14 +361,15 @@ def _align_name_times(files: list[ProfileFile]) -> list[ProfileFile]:
     A name like ``goroutine-20261204T221000.txt`` is usually local time, while
     ``time_nanos`` is UTC: without this, a text dump would pair with nothing.
     The offset is the median difference over files that carry both, rounded
-    to a quarter hour (zones are whole quarter hours; write delays are not).
+    to a quarter hour (zones are whole quarter hours; write delays are not),
+    and only applied when a zone could explain it (at most 14 hours).
     """
     diffs = [f.time - f.stamp for f in files if f.time_from == "profile" and f.stamp is not None]
     if not diffs:
         return files
     offset = round(statistics.median(diffs) / 900.0) * 900.0
-    if not offset:
-        return files
+    if not offset or abs(offset) > _MAX_ZONE:
+        return files  # no zone offset: the names carry other times
     return [replace(f, time=f.time + offset) if f.time_from == "name" else f for f in files]
 
 
