@@ -3,7 +3,8 @@
 Analysis produces findings and facts; this module is where rules meet them,
 so ``analyze`` never imports ``rules``. Batch ``analyze`` is the same fold the
 live commands run: every snapshot of a saved session goes through
-``Analyzer.add`` in order.
+``Analyzer.add`` in order; ``judge_source`` runs any ``collect.sources.Source``
+(a live target, the in-process agent, a folder of profiles) into that fold.
 """
 
 from __future__ import annotations

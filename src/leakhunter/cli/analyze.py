@@ -20,7 +20,7 @@ class AnalyzeCommand:
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """Declare SESSION_DIR and the verdict options."""
+        """Declare PATH (a session or profile folder) and the verdict options."""
         parser.add_argument(
             "session",
             metavar="PATH",
