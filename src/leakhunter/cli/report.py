@@ -1,4 +1,4 @@
-"""`leakhunter report SESSION_DIR --html PATH ...`: write report files for a saved session."""
+"""`leakhunter report PATH --html PATH ...`: report files for a saved session or profile folder."""
 
 from __future__ import annotations
 
@@ -24,11 +24,17 @@ class ReportCommand:
     """Analyse a session folder and write the report files asked for (HTML, SARIF, JUnit...)."""
 
     name: ClassVar[str] = "report"
-    help: ClassVar[str] = "write HTML, SARIF, JUnit, pprof or JSON reports for a saved session"
+    help: ClassVar[str] = (
+        "write HTML, SARIF, JUnit, pprof or JSON reports for a saved session or profile folder"
+    )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """Declare SESSION_DIR, one flag per report format and the analysis options."""
-        parser.add_argument("session", metavar="SESSION_DIR", help="folder written by watch --out")
+        """Declare PATH, one flag per report format and the analysis options."""
+        parser.add_argument(
+            "session",
+            metavar="PATH",
+            help="folder written by watch --out, or a folder of heap/goroutine profiles",
+        )
         add_output_options(parser)
         add_analysis_options(parser)
 
@@ -38,9 +44,9 @@ class ReportCommand:
         if not outputs:
             flags = ", ".join(f"--{s.name} PATH" for s in RENDERERS)
             raise UsageError(f"report needs at least one output: {flags}")
-        from leakhunter.pipeline import judge_dir
+        from leakhunter.pipeline import judge_path
 
-        judged = judge_dir(args.session, analyze_options(args))
+        judged = judge_path(args.session, analyze_options(args))
         verdict = judged.verdict
         write_outputs(verdict, outputs, judged, source_root=args.source_root)
         if "-" not in outputs.values():

@@ -59,6 +59,7 @@ __all__ = [
     "Snapshot",
     "SnapshotRecord",
     "atomic_write",
+    "is_session_dir",
     "load_manifest",
     "load_session",
 ]
@@ -382,6 +383,17 @@ def _read_manifest(directory: Path, warnings: list[str]) -> Manifest | None:
 def load_manifest(directory: str | Path) -> Manifest | None:
     """Return a session folder's manifest (None when it is missing or unreadable)."""
     return _read_manifest(Path(directory), [])
+
+
+def is_session_dir(directory: str | Path) -> bool:
+    """Return True when a folder holds a session (a manifest.json or a NNNNNN.json record)."""
+    root = Path(directory)
+    if (root / _MANIFEST).exists():
+        return True
+    try:
+        return any(_RECORD.match(p.name) for p in root.iterdir())
+    except OSError:
+        return False
 
 
 def load_session(directory: str | Path) -> Session:
