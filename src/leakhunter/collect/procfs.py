@@ -78,8 +78,8 @@ def listener_pid(port: int) -> int | None:
     except OSError:
         return None
     for pid in sorted(pids):
-        with contextlib.suppress(OSError):
-            for fd in os.scandir(_PROC / str(pid) / "fd"):
+        with contextlib.suppress(OSError), os.scandir(_PROC / str(pid) / "fd") as fds:
+            for fd in fds:
                 with contextlib.suppress(OSError):
                     if os.readlink(fd.path) in wanted:
                         return pid
@@ -151,7 +151,8 @@ def _max_fds(pid: int) -> int | None:
 def process_stats(pid: int) -> ProcessStats | None:
     """Read one process now (None when it is gone or cannot be read)."""
     try:
-        fds = sum(1 for _ in os.scandir(_PROC / str(pid) / "fd"))
+        with os.scandir(_PROC / str(pid) / "fd") as entries:
+            fds = sum(1 for _ in entries)
     except OSError:
         return None
     return ProcessStats(

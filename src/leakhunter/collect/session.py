@@ -190,7 +190,7 @@ class SnapshotRecord:
 
     def to_json(self) -> dict[str, object]:
         """Return the record as a JSON object (the on-disk format)."""
-        return {
+        out: dict[str, object] = {
             "seq": self.seq,
             "time": self.time,
             "elapsed": self.elapsed,
@@ -200,8 +200,10 @@ class SnapshotRecord:
             "files": dict(self.files),
             "errors": dict(self.errors),
             "limits": {"gomemlimit": self.gomemlimit},
-            "process": {**self.process, "source": self.process_source} if self.process else {},
         }
+        if self.process:  # only when known: records stay as they were otherwise
+            out["process"] = {**self.process, "source": self.process_source}
+        return out
 
     @staticmethod
     def from_json(obj: object, source: str) -> SnapshotRecord:
