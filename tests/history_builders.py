@@ -66,6 +66,9 @@ def snapshots(
     seed: int = 1,
     alloc_rate: float = 1 << 20,
     other: float = 64 << 20,
+    fds: Callable[[float], float] | None = None,
+    max_fds: int = 1024,
+    memory_limit: int | None = None,
 ) -> Iterator[MemorySnapshot]:
     """Yield ``count`` snapshots, one per interval; live bytes per site from ``sites(t)``.
 
@@ -96,5 +99,19 @@ def snapshots(
             memstats=MappingProxyType(stats),
             goroutines=10,
             files=MappingProxyType({"heap": f"{seq:06d}.heap.pb.gz"}),
+            process=MappingProxyType(_process(t, heap, fds, max_fds, memory_limit)),
+            process_source="procfs" if fds is not None else "",
         )
         yield MemorySnapshot(rec, MappingProxyType({"heap": heap_profile(live, total_alloc)}))
+
+
+def _process(
+    t: float, heap: float, fds: Callable[[float], float] | None, max_fds: int, limit: int | None
+) -> dict[str, int]:
+    """What /proc would say: descriptors, limits and a resident set above the heap."""
+    if fds is None:
+        return {}
+    out = {"open_fds": int(fds(t)), "max_fds": max_fds, "rss": int(heap * 1.4)}
+    if limit is not None:
+        out["memory_limit"] = limit
+    return out

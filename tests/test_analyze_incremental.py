@@ -197,3 +197,38 @@ def test_time_to_oom_starts_from_what_the_process_holds() -> None:
     assert p.footprint_bytes == pytest.approx(1.3 * last, rel=0.01)
     assert p.growth_bytes_per_second == pytest.approx(50e6 / H, rel=0.02)
     assert p.time_to_oom_seconds == pytest.approx(((4 << 30) - 1.3 * last) / (50e6 / H), rel=0.03)
+
+
+def test_descriptors_growing_toward_the_limit_are_a_finding() -> None:
+    a = Analyzer("synthetic")
+    steady = {SITES[0]: 100e6, SITES[1]: 50e6}
+    for s in snapshots(
+        lambda t: steady, count=40, interval=60.0, noise=1e5, fds=lambda t: 20 + t / 30
+    ):
+        a.add(s)
+    v = judge(a.analysis()).verdict
+    assert v.verdict.value == "leak"
+    (f,) = [f for f in v.findings if f.kind.value == "fd"]
+    assert f.verdict.value == "leak" and f.growth.unit == "fds"
+    assert f.growth.per_hour == pytest.approx(120, rel=0.05)
+    # 1024 - 20 - 39 * 2 = 926 descriptors left at 2 a minute
+    assert f.exhaustion_seconds == pytest.approx(926 * 30, rel=0.05)
+    assert f.rule is not None and f.rule.id == "GO-GENERIC-FD-GROWTH"
+    assert any(x.label == "open file descriptors" for x in v.extra_series)
+
+
+def test_steady_descriptors_and_the_cgroup_limit() -> None:
+    a = Analyzer("synthetic")
+    for s in snapshots(
+        lambda t: {SITES[0]: 100e6 + 40e6 * t / H},
+        count=40,
+        interval=60.0,
+        fds=lambda t: 40 + (t // 60) % 3,
+        memory_limit=1 << 30,
+    ):
+        a.add(s)
+    v = a.analysis().verdict
+    assert not any(f.kind.value == "fd" for f in v.findings)
+    p = v.projection
+    assert p.limit_source == "cgroup memory limit" and p.limit_bytes == 1 << 30
+    assert p.footprint_source.startswith("RSS") and p.time_to_oom_seconds is not None

@@ -14,6 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from leakhunter.analyze.evidence import make_series, valid
+from leakhunter.analyze.fd_findings import fd_findings, fd_series
 from leakhunter.analyze.frames import AppMatcher
 from leakhunter.analyze.goroutine_findings import GoroutineJudge
 from leakhunter.analyze.heap_findings import HeapJudge
@@ -77,11 +78,16 @@ def _link(heap: list[Finding], gor: list[Finding]) -> tuple[list[Finding], list[
     return merged_heap, rest
 
 
-def rank_key(f: Finding, matcher: AppMatcher) -> tuple[int, int, float, float]:
-    """Sort key of findings: leaks first, app culprits first, then confidence and rate."""
+def rank_key(f: Finding, matcher: AppMatcher) -> tuple[int, int, int, float, float]:
+    """Sort key of findings: leaks first, app culprits first, then confidence and rate.
+
+    A descriptor finding that stands alone (no goroutine or heap finding grew
+    with it) says what grows but only guesses where: it comes after the others.
+    """
     order = {FindingVerdict.LEAK: 0, FindingVerdict.SUSPECT: 1, FindingVerdict.CHURN: 2}
     app = 0 if f.culprit is not None and matcher.is_app(f.culprit) else 1
-    return order[f.verdict], app, -f.confidence, -abs(f.growth.per_hour)
+    alone = 1 if f.kind is FindingKind.FD else 0
+    return order[f.verdict], alone, app, -f.confidence, -abs(f.growth.per_hour)
 
 
 def project(red: Reduced, o: AnalyzeOptions, leaking: bool) -> Projection:
@@ -89,11 +95,14 @@ def project(red: Reduced, o: AnalyzeOptions, leaking: bool) -> Projection:
 
     The rate is the trend of the exact live figures (HeapAlloc + StackInuse after
     a GC: smooth, and what a leak adds to). The level it starts from is what the
-    OOM killer counts, as near as MemStats tells it: ``Sys - HeapReleased`` (memory
-    the runtime holds from the OS and has not given back), which also counts
-    fragmentation and free spans the live figures leave out.
+    OOM killer counts: the resident set when the kernel or /metrics tells it, else
+    ``Sys - HeapReleased`` (memory the runtime holds from the OS and has not given
+    back, fragmentation and free spans included). The limit is --limit, else the
+    cgroup's (what the OOM killer enforces), else GOMEMLIMIT.
     """
     limit, source = o.limit_bytes, "--limit" if o.limit_bytes else ""
+    if limit is None and red.memory_limit:
+        limit, source = red.memory_limit, "cgroup memory limit"
     if limit is None and red.gomemlimit and red.gomemlimit < _NO_LIMIT:
         limit, source = red.gomemlimit, "GOMEMLIMIT"
     live = red.exact["HeapAlloc"] + np.nan_to_num(red.exact["StackInuse"])
@@ -103,7 +112,11 @@ def project(red: Reduced, o: AnalyzeOptions, leaking: bool) -> Projection:
     tr = assess(t, y, o.trend)
     held = red.exact["Sys"] - red.exact["HeapReleased"]
     _, h = valid(red.t, held)
-    if len(h) and h[-1] >= y[-1]:
+    _, rss = valid(red.t, red.rss) if red.rss is not None else (None, np.zeros(0))
+    if len(rss) and rss[-1] >= y[-1]:
+        what = "resident set, /proc" if red.process_source == "procfs" else "resident set"
+        current, basis = int(rss[-1]), f"RSS ({what})"
+    elif len(h) and h[-1] >= y[-1]:
         current, basis = int(h[-1]), "Sys - HeapReleased"
     else:
         current, basis = int(y[-1]), "HeapAlloc + StackInuse"
@@ -154,6 +167,7 @@ def judge(
             notes=tuple(all_notes),
             heap=heap_series,
             goroutines=g_series,
+            extra_series=tuple(x for x in (fd_series(red),) if x is not None),
             app_prefix=o.app_prefix,
             restarts=restarts,
         )
@@ -161,9 +175,10 @@ def judge(
     gor = gj.goroutine_findings()
     all_notes.extend(gj.pools)
     heap, gor = _link(heap, gor)
+    gor, fds = fd_findings(red, o, gor)
     leak_sites = {f.culprit.function for f in heap if f.culprit}
     churn = hj.churn_findings(leak_sites) if not leaking else []
-    findings = sorted(heap + gor + churn, key=lambda f: rank_key(f, red.matcher))
+    findings = sorted(heap + gor + fds + churn, key=lambda f: rank_key(f, red.matcher))
     findings = findings[: o.max_findings]
     if leaking and not any(f.kind is FindingKind.HEAP for f in findings):
         all_notes.append(
@@ -186,6 +201,7 @@ def judge(
         goroutines=g_series,
         app_prefix=o.app_prefix,
         restarts=restarts,
+        extra_series=tuple(x for x in (fd_series(red),) if x is not None),
     )
 
 

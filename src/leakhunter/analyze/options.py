@@ -21,6 +21,7 @@ class AnalyzeOptions:
     min_heap_growth_fraction: float = 0.05
     min_site_share: float = 0.10
     min_goroutine_growth: float = 20.0
+    min_fd_growth: float = 10.0  # descriptors over the window, at the least
     churn_min_rate: float = 16 * (1 << 20)
     churn_heap_ratio: float = 1.0
     max_findings: int = 10

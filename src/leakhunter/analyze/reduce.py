@@ -12,7 +12,7 @@ are keyed by live sites and groups. ``RunFold.reduced`` gives the judgement a
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -104,6 +104,11 @@ class Reduced:
     leaked: SeriesTable = field(default_factory=SeriesTable)
     leak_collected: bool = False  # the goroutineleak profile was served in the window
     heap_period: int = 0  # bytes per heap-profile sample (0: not sampled, e.g. a census)
+    open_fds: F64 | None = None  # the process's open descriptors (procfs or /metrics)
+    rss: F64 | None = None  # its resident set, bytes
+    max_fds: int | None = None  # its descriptor limit, latest known
+    memory_limit: int | None = None  # its cgroup memory limit, latest known
+    process_source: str = ""  # "procfs" | "metrics" | ""
     dumps: dict[str, DumpFacts] = field(default_factory=dict)
     matcher: AppMatcher = field(default_factory=AppMatcher)
     # library function -> {innermost app function that calls it: times seen}
@@ -131,6 +136,7 @@ class RunFold:
         self.history.declare("leaked", "goroutineleak")
         self.history.declare("exact")
         self.history.declare("total")
+        self.history.declare("proc")
         self.matcher: AppMatcher | None = None
         self.heap_resolver: StackResolver | None = None
         self.group_resolver = StackResolver(group_key, self.note_callers)
@@ -145,6 +151,9 @@ class RunFold:
         self.last_dump_seq: int | None = None
         self.gomemlimit: int | None = None
         self.heap_period = 0
+        self.max_fds: int | None = None
+        self.memory_limit: int | None = None
+        self.process_source = ""
         self.errors: list[str] = []
         self.t0: float | None = None
         self.count = 0
@@ -163,6 +172,7 @@ class RunFold:
             values.append((("total", "goroutines"), float(rec.goroutines)))
         if rec.gomemlimit:
             self.gomemlimit = rec.gomemlimit
+        self._process(rec.process, rec.process_source, values)
         collected: list[str] = []
         if self._heap(snap, values):
             collected.append("heap")
@@ -177,6 +187,18 @@ class RunFold:
         if self.history.prunes != self._prunes_seen:
             self._prunes_seen = self.history.prunes
             self._forget_pruned()
+
+    def _process(
+        self, figures: Mapping[str, int], source: str, values: list[tuple[Row, float]]
+    ) -> None:
+        """Fold what the kernel (or /metrics) said of the process: fds, RSS, limits."""
+        values.extend((("proc", k), float(figures[k])) for k in ("open_fds", "rss") if k in figures)
+        if "max_fds" in figures:
+            self.max_fds = figures["max_fds"]
+        if "memory_limit" in figures:
+            self.memory_limit = figures["memory_limit"]
+        if figures:
+            self.process_source = source
 
     def note_callers(self, frames: tuple[Frame, ...]) -> None:
         """Remember which app function each library function on a stack was called from.
@@ -359,6 +381,11 @@ class RunFold:
             leaked=SeriesTable(v.table("leaked")),
             leak_collected=any(v.valid("goroutineleak")),
             heap_period=self.heap_period,
+            open_fds=_present(v.row("proc", "open_fds")),
+            rss=_present(v.row("proc", "rss")),
+            max_fds=self.max_fds,
+            memory_limit=self.memory_limit,
+            process_source=self.process_source,
             dumps=self.dump_facts(),
             matcher=self.matcher or AppMatcher(prefix=self.app_prefix),
             callers=self.callers,
@@ -367,6 +394,11 @@ class RunFold:
             errors=tuple(self.errors),
             raw=v.raw,
         )
+
+
+def _present(row: F64) -> F64 | None:
+    """Return a row, or None when it holds no figure at all."""
+    return row if len(row) and not np.isnan(row).all() else None
 
 
 def _creator_app(

@@ -109,6 +109,7 @@ def _fold_out(fold: RunFold, ft: _Frames) -> Json:
         "last_dump_seq": fold.last_dump_seq,
         "gomemlimit": fold.gomemlimit,
         "heap_period": fold.heap_period,
+        "process": [fold.max_fds, fold.memory_limit, fold.process_source],
         "errors": fold.errors,
         "t0": fold.t0,
         "count": fold.count,
@@ -138,6 +139,7 @@ def _fold_in(doc: Json, history: History, ft: _Frames) -> RunFold:
     fold.last_dump_seq = doc["last_dump_seq"]
     fold.gomemlimit = doc["gomemlimit"]
     fold.heap_period = int(doc["heap_period"])
+    fold.max_fds, fold.memory_limit, fold.process_source = doc["process"]
     fold.errors = list(doc["errors"])
     fold.t0 = doc["t0"]
     fold.count = int(doc["count"])

@@ -32,6 +32,7 @@ class FindingKind(StrEnum):
     HEAP = "heap"
     GOROUTINE = "goroutine"
     CHURN = "churn"
+    FD = "fd"  # open file descriptors and sockets
 
 
 class FindingVerdict(StrEnum):
@@ -117,6 +118,7 @@ class Finding:
     goroutines: GoroutineFacts | None = None
     app_frames: tuple[str, ...] = ()
     linked: tuple[str, ...] = ()  # kinds of evidence merged into this finding
+    exhaustion_seconds: float | None = None  # fds: time until the descriptor limit
     window: str = ""  # the window that shows the growth ("all", "15m", "1h", ...)
     window_seconds: float | None = None
 
@@ -140,7 +142,7 @@ class Projection:
 
     limit_bytes: int | None
     time_to_oom_seconds: float | None
-    limit_source: str = ""  # "--limit" | "GOMEMLIMIT" | ""
+    limit_source: str = ""  # "--limit" | "cgroup memory limit" | "GOMEMLIMIT" | ""
     footprint_bytes: int | None = None
     growth_bytes_per_second: float | None = None
     footprint_source: str = ""  # the MemStats figures the footprint is made of

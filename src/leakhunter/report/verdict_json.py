@@ -83,6 +83,8 @@ def _finding(f: Finding) -> dict[str, Any]:
         }
     out["linked"] = list(f.linked)
     out["series"] = [_series(s) for s in f.series]
+    if f.exhaustion_seconds is not None:
+        out["time_to_exhaustion_seconds"] = _num(f.exhaustion_seconds)
     out["window"] = (
         None if not f.window else {"label": f.window, "seconds": _num(f.window_seconds or 0.0)}
     )

@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 
-KINDS = ("heap", "goroutine", "churn")
+KINDS = ("heap", "goroutine", "churn", "fd")
 WAIT_CLASSES = ("channel", "select", "sync", "io", "sleep", "syscall", "running", "other")
 SHAPES = tuple(s.value for s in Shape)
 ALLOC_VALUES = ("churn", "retained")
