@@ -19,7 +19,7 @@ from leakhunter.analyze.evidence import confidence, finding_id, make_series, val
 from leakhunter.analyze.frames import culprit
 from leakhunter.analyze.options import AnalyzeOptions
 from leakhunter.analyze.reduce import Reduced
-from leakhunter.analyze.trend import Trend, assess
+from leakhunter.analyze.trend import Trend, assess, theil_sen
 from leakhunter.analyze.verdict import Finding, FindingKind, FindingVerdict, Growth, Series
 from leakhunter.model.goroutine import Frame
 from leakhunter.units import format_duration
@@ -73,8 +73,27 @@ def _opener_site(red: Reduced) -> tuple[Frame | None, tuple[Frame, ...]]:
     return None, ()
 
 
-def _rate_of(f: Finding) -> float:
-    return f.growth.per_hour / 3600.0
+def _count_rate(red: Reduced, f: Finding) -> float:
+    """Things per second a finding grows by: goroutines, or a heap site's live objects."""
+    if f.kind is FindingKind.GOROUTINE:
+        return f.growth.per_hour / 3600.0
+    if f.kind is not FindingKind.HEAP or not f.series:
+        return 0.0
+    site = f.series[0].label.removeprefix("inuse bytes at ")
+    row = red.heap_objects.rows.get(site)
+    if row is None:
+        return 0.0
+    t, y = valid(red.t, row)
+    return theil_sen(t, y)[0] if len(y) >= 2 else 0.0
+
+
+def _alike(f: Finding) -> str:
+    if f.kind is FindingKind.GOROUTINE:
+        return "the goroutines and the descriptors grow alike: each goroutine holds one open"
+    return (
+        "the live objects allocated here and the descriptors grow alike: each object "
+        "keeps a file or socket open"
+    )
 
 
 def fd_findings(
@@ -93,14 +112,13 @@ def fd_findings(
     ev = _evidence(red, [float(v) for v in y], tr, ttl)
     series = make_series("open file descriptors", "fds", t, y, tr)
     for i, f in enumerate(others):
-        if f.verdict is not FindingVerdict.LEAK or f.kind is not FindingKind.GOROUTINE:
+        if f.verdict is not FindingVerdict.LEAK:
             continue
-        rate = _rate_of(f)
+        rate = _count_rate(red, f)
         if rate > 0 and 1 / _LIKE_RATE <= rate / tr.slope <= _LIKE_RATE:
             joined = replace(
                 f,
-                evidence=(*f.evidence, *ev, "the goroutines and the descriptors grow alike: "
-                          "each goroutine holds a descriptor open"),
+                evidence=(*f.evidence, *ev, _alike(f)),
                 series=(*f.series, series),
                 linked=tuple(dict.fromkeys((*f.linked, "fd"))),
                 exhaustion_seconds=ttl,

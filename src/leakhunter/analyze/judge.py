@@ -175,7 +175,8 @@ def judge(
     gor = gj.goroutine_findings()
     all_notes.extend(gj.pools)
     heap, gor = _link(heap, gor)
-    gor, fds = fd_findings(red, o, gor)
+    joined, fds = fd_findings(red, o, heap + gor)
+    heap, gor = joined[: len(heap)], joined[len(heap) :]
     leak_sites = {f.culprit.function for f in heap if f.culprit}
     churn = hj.churn_findings(leak_sites) if not leaking else []
     findings = sorted(heap + gor + fds + churn, key=lambda f: rank_key(f, red.matcher))

@@ -5,6 +5,7 @@ import (
 	_ "github.com/leakhunter/zoo/scenarios/boundedlru"
 	_ "github.com/leakhunter/zoo/scenarios/burstyload"
 	_ "github.com/leakhunter/zoo/scenarios/chanrecv"
+	_ "github.com/leakhunter/zoo/scenarios/fdloop"
 	_ "github.com/leakhunter/zoo/scenarios/httpbody"
 	_ "github.com/leakhunter/zoo/scenarios/mapcache"
 	_ "github.com/leakhunter/zoo/scenarios/periodicbatch"
