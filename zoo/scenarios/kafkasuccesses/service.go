@@ -13,7 +13,12 @@ func init() {
 	zoo.Register(zoo.Scenario{
 		Name:  "kafka-successes-not-drained",
 		Story: "sarama AsyncProducer with Return.Successes=true whose Successes() nobody reads: the producer stalls and per-request Publish goroutines pile up holding their events",
-		Run:   run,
+		Run:   func(ctx context.Context, env zoo.Env) error { return run(ctx, env, false) },
+	})
+	zoo.Register(zoo.Scenario{
+		Name:  "kafka-successes-not-drained-fixed",
+		Story: "the fix of kafka-successes-not-drained: a goroutine drains Successes() for the producer's lifetime, so it never stalls",
+		Run:   func(ctx context.Context, env zoo.Env) error { return run(ctx, env, true) },
 	})
 }
 
@@ -52,10 +57,10 @@ func (s *OrderService) PlaceOrder(n int) string {
 	return id
 }
 
-func run(ctx context.Context, env zoo.Env) error {
+func run(ctx context.Context, env zoo.Env, drain bool) error {
 	const topic = "order-events"
 	broker := mockkafka.StartCluster(topic, 1)
-	w, err := NewEventWriter([]string{broker.Addr()}, topic)
+	w, err := NewEventWriter([]string{broker.Addr()}, topic, drain)
 	if err != nil {
 		return err
 	}
