@@ -58,6 +58,9 @@ func (h *ReportHandler) renderReport(c *gin.Context, out chan<- []byte) {
 
 func (h *ReportHandler) recordDelivery(c *gin.Context, n int) {
 	h.delivered.Add(1)
+	if h.fixed {
+		return // the handler has answered: a copied context has no writer to set headers on
+	}
 	c.Header("X-Report-Bytes", strconv.Itoa(n))
 }
 
