@@ -2,7 +2,9 @@
 
 Exit codes: 0 pass, 1 leak (a new leak, or an expired allowlist entry), 2 error
 (the service or the load command failed, bad options), 3 inconclusive (unless
---allow-inconclusive).
+--allow-inconclusive). With ``--compare BEFORE_SESSION`` the gate is compare's
+result against that session ("the leak we fixed stays fixed"): 0 fixed, 1 not
+fixed or a new leak, 3 inconclusive.
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ class CheckCommand:
             "--write-baseline", metavar="FILE", help="write this run's leak findings to FILE"
         )
         parser.add_argument(
+            "--compare",
+            metavar="SESSION",
+            help="gate on compare against this BEFORE session (or a baseline session): "
+            "fail unless the leak it had stays fixed and nothing new leaks",
+        )
+        parser.add_argument(
             "--allow-inconclusive",
             action="store_true",
             help="exit 0 instead of 3 when the window cannot decide",
@@ -71,6 +79,10 @@ class CheckCommand:
         allow = load_allowlist(args.allowlist) if args.allowlist else ()
         baseline = read_baseline(args.baseline) if args.baseline else frozenset()
         aopts = analyze_options(args)
+        if args.compare:
+            from leakhunter.compare.engine import judge_side
+
+            args.compare_before = judge_side(args.compare, aopts)  # bad folder: fail now
         if args.duration is None and args.snapshots is None:
             args.duration = 60.0
         out = Path(args.out) if args.out else default_out_dir(args.url or "service")
@@ -179,6 +191,8 @@ class _Check:
         from leakhunter.gate.baseline import write_baseline
         from leakhunter.gate.decide import decide
 
+        if self.args.compare:
+            return self.judge_compare()
         decision = decide(
             verdict,
             self.allow,
@@ -198,3 +212,17 @@ class _Check:
         verdict_word = {0: "PASS", 1: "FAIL (leak)", 3: "FAIL (inconclusive)"}
         self.say(verdict_word.get(decision.exit_code, str(decision.exit_code)))
         return decision.exit_code
+
+    def judge_compare(self) -> int:
+        """Gate on compare: the BEFORE session's leaks must stay fixed, nothing new may leak."""
+        from leakhunter.cli.compare import emit_comparison
+        from leakhunter.compare.engine import judge_side
+        from leakhunter.compare.judge import judge_comparison
+
+        c = judge_comparison(self.args.compare_before, judge_side(self.out, self.aopts))
+        code = emit_comparison(c, self.args)
+        if code == 3 and self.args.allow_inconclusive:
+            code = 0
+        word = {0: "PASS", 1: f"FAIL ({c.result.value})", 3: "FAIL (inconclusive)"}
+        self.say(f"compare against {self.args.compare}: {word.get(code, str(code))}")
+        return code
