@@ -32,8 +32,18 @@ def test_compare_two_live_urls_says_fixed(zoo_binary: Path, tmp_path: Path) -> N
         start(f"{LEAK}-fixed", duration=120, binary=zoo_binary) as after,
     ):
         code = main(
-            ["compare", before.url, after.url, *SNAPSHOTS, "--out", str(tmp_path / "s"),
-             "--json", str(tmp_path / "c.json"), "--no-color", "-q"]
+            [
+                "compare",
+                before.url,
+                after.url,
+                *SNAPSHOTS,
+                "--out",
+                str(tmp_path / "s"),
+                "--json",
+                str(tmp_path / "c.json"),
+                "--no-color",
+                "-q",
+            ]
         )
     doc = json.loads((tmp_path / "c.json").read_text())
     assert code == 0, doc["summary"]
@@ -45,12 +55,27 @@ def test_compare_two_live_urls_says_fixed(zoo_binary: Path, tmp_path: Path) -> N
     assert (tmp_path / "s" / "after" / "manifest.json").is_file()
 
 
-def _check(tmp_path: Path, scenario: str, binary: Path, before: Path) -> subprocess.CompletedProcess[str]:
+def _check(
+    tmp_path: Path, scenario: str, binary: Path, before: Path
+) -> subprocess.CompletedProcess[str]:
     cmd = f"{binary} -scenario {scenario} -duration 60s -linger 30s"
     return subprocess.run(
-        [sys.executable, "-m", "leakhunter.cli.main", "check", "--cmd", cmd, *SNAPSHOTS,
-         "--out", str(tmp_path / scenario), "--compare", str(before), "--no-color",
-         "--junit", str(tmp_path / f"{scenario}.xml")],
+        [
+            sys.executable,
+            "-m",
+            "leakhunter.cli.main",
+            "check",
+            "--cmd",
+            cmd,
+            *SNAPSHOTS,
+            "--out",
+            str(tmp_path / scenario),
+            "--compare",
+            str(before),
+            "--no-color",
+            "--junit",
+            str(tmp_path / f"{scenario}.xml"),
+        ],
         capture_output=True,
         text=True,
         timeout=240,

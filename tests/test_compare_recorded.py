@@ -63,7 +63,9 @@ def test_leak_vs_leak_is_not_fixed_exit_1(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_control_vs_leak_is_regressed_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["compare", str(SESSIONS / "idle-worker-pool"), str(SESSIONS / "unbounded-map-cache"), "-q"])
+    code = main(
+        ["compare", str(SESSIONS / "idle-worker-pool"), str(SESSIONS / "unbounded-map-cache"), "-q"]
+    )
     assert code == 1
     assert capsys.readouterr().out.startswith("regressed: ")
 
@@ -78,19 +80,33 @@ def test_two_runs_of_a_control_are_no_change_exit_0(capsys: pytest.CaptureFixtur
 
 def test_json_follows_the_compare_contract(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(
-        ["compare", str(SESSIONS / "unbounded-map-cache"), str(COMPARE / "unbounded-map-cache-fixed"),
-         "--json", "-"]
+        [
+            "compare",
+            str(SESSIONS / "unbounded-map-cache"),
+            str(COMPARE / "unbounded-map-cache-fixed"),
+            "--json",
+            "-",
+        ]
     )
     doc = json.loads(capsys.readouterr().out)
     assert code == 0
     assert doc["schema"] == "leakhunter.compare/1" and doc["result"] == "fixed"
     for side in ("before", "after"):
         assert set(doc[side]) >= {
-            "target", "snapshots", "verdict", "heap_per_hour", "goroutines_per_hour", "gc_per_second"
+            "target",
+            "snapshots",
+            "verdict",
+            "heap_per_hour",
+            "goroutines_per_hour",
+            "gc_per_second",
         }
         figs = doc[side]["figures"]
         assert set(figs) == {
-            "heap_slope", "goroutine_slope", "gc_per_second", "gc_cpu_fraction", "alloc_rate"
+            "heap_slope",
+            "goroutine_slope",
+            "gc_per_second",
+            "gc_cpu_fraction",
+            "alloc_rate",
         }
         for f in figs.values():
             assert f["low"] <= f["value"] <= f["high"] or not f["known"]
@@ -118,7 +134,14 @@ def test_html_junit_sarif_files(tmp_path: Path) -> None:
 
 
 def test_terminal_report_shows_figures_and_findings(capsys: pytest.CaptureFixture[str]) -> None:
-    main(["compare", str(SESSIONS / "chan-receive-no-sender"), str(COMPARE / "chan-receive-no-sender-fixed"), "--no-color"])
+    main(
+        [
+            "compare",
+            str(SESSIONS / "chan-receive-no-sender"),
+            str(COMPARE / "chan-receive-no-sender-fixed"),
+            "--no-color",
+        ]
+    )
     out = capsys.readouterr().out
     assert out.startswith("FIXED: ")
     for label in ("live heap slope", "goroutine slope", "GC cycles/s", "allocation rate"):
@@ -134,7 +157,9 @@ def test_short_after_side_is_inconclusive_exit_3(tmp_path: Path) -> None:
     assert main(["compare", str(SESSIONS / "unbounded-map-cache"), str(short), "-q"]) == 3
 
 
-def test_not_a_session_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_not_a_session_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["compare", str(tmp_path / "missing"), str(SESSIONS / "bounded-lru")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("leakhunter: ") and "\n" not in err

@@ -13,7 +13,7 @@ from leakhunter.analyze.engine import analyze_session
 from leakhunter.analyze.options import AnalyzeOptions
 from leakhunter.collect.session import load_session
 from leakhunter.compare.figures import process_figures, usable_run
-from leakhunter.compare.judge import Comparison, CompareOptions, Side, judge_comparison
+from leakhunter.compare.judge import CompareOptions, Comparison, Side, judge_comparison
 
 __all__ = ["compare_dirs", "judge_side"]
 

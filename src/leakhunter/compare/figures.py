@@ -125,9 +125,7 @@ def usable_run(session: Session) -> tuple[SnapshotRecord, ...]:
     Counters reset when the target restarts, so rates never cross an epoch;
     this mirrors the analysis (the last run, or the longest when the last is tiny).
     """
-    runs = [
-        tuple(s.record for s in run if s.record.memstats) for run in session.epochs()
-    ]
+    runs = [tuple(s.record for s in run if s.record.memstats) for run in session.epochs()]
     runs = [r for r in runs if r]
     if not runs:
         return ()

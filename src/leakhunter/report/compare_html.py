@@ -86,9 +86,7 @@ def svg_chart(title: str, series: Sequence[tuple[str, str, Series | None]]) -> s
             f"<title>{_e(name)}</title></polyline>"
         )
     parts.append("</svg>")
-    legend = " ".join(
-        f'<span style="color:{c}">&#9632; {_e(n)}</span>' for n, c, _ in drawn
-    )
+    legend = " ".join(f'<span style="color:{c}">&#9632; {_e(n)}</span>' for n, c, _ in drawn)
     return (
         f"<figure><figcaption>{_e(title)}</figcaption>{''.join(parts)}"
         f'<div class="legend">{legend}</div></figure>'
@@ -110,16 +108,16 @@ def _change_html(c: FindingChange) -> str:
         after = f"{c.after.verdict.value}: {after}"
     ratio = f" ({c.ratio:.0%} of the old rate)" if c.ratio is not None else ""
     rule = (
-        f"<br><b>{_e(c.rule.id)}</b>: {_e(c.rule.title)}<br>fix: {_e(c.rule.fix)}"
-        if c.rule
-        else ""
+        f"<br><b>{_e(c.rule.id)}</b>: {_e(c.rule.title)}<br>fix: {_e(c.rule.fix)}" if c.rule else ""
     )
     sb, sa = _first_series(c.before), _first_series(c.after)
     chart = ""
-    if sb is not None or sa is not None:
+    first = sb or sa
+    if first is not None:
+        # one scale needs one unit: a heap-first BEFORE is not drawn against goroutines
         unit_ok = sb is None or sa is None or sb.unit == sa.unit
         chart = svg_chart(
-            f"{name}: {(sb or sa).label if (sb or sa) else ''}",  # type: ignore[union-attr]
+            f"{name}: {first.label}",
             [("BEFORE", _BEFORE, sb), ("AFTER", _AFTER, sa if unit_ok else None)],
         )
     return (
