@@ -20,7 +20,7 @@ from leakhunter.units import format_value
 
 __all__ = ["CompareHtmlRenderer", "render_compare_html", "svg_chart"]
 
-_W, _H, _PAD = 560, 200, 44
+_W, _H, _PAD = 560, 200, 64
 _BEFORE, _AFTER = "#c0392b", "#2471a3"
 _RESULT_CLASS = {
     Result.FIXED: "ok",
@@ -40,7 +40,8 @@ h1 .ok,.ok{color:#1e8449} h1 .bad,.bad{color:#c0392b} h1 .warn,.warn{color:#b977
 table{border-collapse:collapse;margin:1em 0} td,th{padding:4px 10px;border-bottom:1px solid #ddd;
 text-align:left;vertical-align:top} code{font-size:13px}
 .charts{display:flex;flex-wrap:wrap;gap:16px} figure{margin:0} figcaption{font-weight:600}
-.legend span{margin-right:1em} .b{color:#c0392b} .a{color:#2471a3} .note{color:#666}
+.legend span{margin-right:1em} td figcaption{max-width:380px;overflow-wrap:anywhere}
+.b{color:#c0392b} .a{color:#2471a3} .note{color:#666}
 """
 
 
@@ -52,7 +53,7 @@ def _label(value: float, unit: str) -> str:
     return format_value(value, "bytes") if unit == "bytes" else f"{value:,.0f}"
 
 
-def svg_chart(title: str, series: Sequence[tuple[str, str, Series | None]]) -> str:
+def svg_chart(title: str, series: Sequence[tuple[str, str, Series | None]], width: int = _W) -> str:
     """Return an SVG line chart of several series on one common scale (a None series is skipped)."""
     drawn = [(n, c, s) for n, c, s in series if s is not None and s.t]
     if not drawn:
@@ -65,18 +66,18 @@ def svg_chart(title: str, series: Sequence[tuple[str, str, Series | None]]) -> s
     span = (hi - lo) or 1.0
 
     def xy(t: float, v: float) -> str:
-        x = _PAD + (t / t_max) * (_W - _PAD - 8)
+        x = _PAD + (t / t_max) * (width - _PAD - 8)
         y = _H - 20 - (v - lo) / span * (_H - 32)
         return f"{x:.1f},{y:.1f}"
 
     parts = [
-        f'<svg viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" role="img" '
+        f'<svg viewBox="0 0 {width} {_H}" width="{width}" height="{_H}" role="img" '
         f'aria-label="{_e(title)}">',
-        f'<line x1="{_PAD}" y1="{_H - 20}" x2="{_W - 8}" y2="{_H - 20}" stroke="#999"/>',
+        f'<line x1="{_PAD}" y1="{_H - 20}" x2="{width - 8}" y2="{_H - 20}" stroke="#999"/>',
         f'<line x1="{_PAD}" y1="12" x2="{_PAD}" y2="{_H - 20}" stroke="#999"/>',
         f'<text x="2" y="18" font-size="11">{_e(_label(hi, unit))}</text>',
         f'<text x="2" y="{_H - 22}" font-size="11">{_e(_label(lo, unit))}</text>',
-        f'<text x="{_W - 60}" y="{_H - 4}" font-size="11">{t_max:.0f} s</text>',
+        f'<text x="{width - 60}" y="{_H - 4}" font-size="11">{t_max:.0f} s</text>',
     ]
     for name, color, s in drawn:
         t0 = s.t[0]
@@ -119,6 +120,7 @@ def _change_html(c: FindingChange) -> str:
         chart = svg_chart(
             f"{name}: {first.label}",
             [("BEFORE", _BEFORE, sb), ("AFTER", _AFTER, sa if unit_ok else None)],
+            width=380,
         )
     return (
         f'<tr><td class="{_STATUS_CLASS[c.status]}"><b>{_e(c.status.value)}</b></td>'
