@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import ClassVar
 
+from leakhunter.analyze.options import AnalyzeOptions
 from leakhunter.cli._verdict_out import add_analysis_options, analyze_options
 from leakhunter.cli.base import EXIT_INCONCLUSIVE, EXIT_LEAK, EXIT_OK
 from leakhunter.cli.watch import add_watch_options, default_out_dir
@@ -96,18 +97,16 @@ class CompareCommand:
         return emit_comparison(compare_dirs(before, after, aopts), args)
 
     @staticmethod
-    def _side(source: str, label: str, args: argparse.Namespace, aopts: object) -> Path:
+    def _side(source: str, label: str, args: argparse.Namespace, aopts: AnalyzeOptions) -> Path:
         if not is_url(source):
             path = Path(source)
             if not (path / "manifest.json").is_file() and not any(path.glob("*.json")):
                 raise UsageError(f"{source}: not a session folder (nor an http(s) URL)")
             return path
-        from leakhunter.analyze.options import AnalyzeOptions
         from leakhunter.cli._watch_run import run_watch, watch_options
 
         out = Path(args.out) / label if args.out else default_out_dir(source)
         sys.stderr.write(f"leakhunter compare: watching {label.upper()} {source}\n")
-        assert isinstance(aopts, AnalyzeOptions)
         color = not args.no_color and sys.stderr.isatty()
         run_watch(source, watch_options(args), aopts, out, color=color)
         return out

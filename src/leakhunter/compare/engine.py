@@ -24,9 +24,10 @@ def judge_side(directory: str | Path, options: AnalyzeOptions | None = None) -> 
     Raises:
         FormatError: the folder is not a session or holds no usable snapshot.
     """
+    o = options or AnalyzeOptions()
     session = load_session(directory)
-    verdict = analyze_session(session, options)
-    return Side(str(directory), verdict, process_figures(usable_run(session)))
+    verdict = analyze_session(session, o)
+    return Side(str(directory), verdict, process_figures(usable_run(session, o.trend.min_points)))
 
 
 def compare_dirs(

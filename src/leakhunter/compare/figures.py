@@ -119,11 +119,12 @@ def _runtime_fraction(recs: Sequence[SnapshotRecord]) -> Figure:
     return Figure(vals[-1], min(late), max(late), "fraction", len(vals))
 
 
-def usable_run(session: Session) -> tuple[SnapshotRecord, ...]:
+def usable_run(session: Session, min_points: int = 6) -> tuple[SnapshotRecord, ...]:
     """Return the records of the run the verdict judges: the last epoch with MemStats.
 
     Counters reset when the target restarts, so rates never cross an epoch;
-    this mirrors the analysis (the last run, or the longest when the last is tiny).
+    this mirrors the analysis (the last run, or the longest when the last has
+    fewer than ``min_points`` snapshots, the trend test's minimum).
     """
     runs = [tuple(s.record for s in run if s.record.memstats) for run in session.epochs()]
     runs = [r for r in runs if r]
@@ -131,7 +132,7 @@ def usable_run(session: Session) -> tuple[SnapshotRecord, ...]:
         return ()
     last = runs[-1]
     longest = max(runs, key=len)
-    return longest if len(last) < 6 <= len(longest) else last
+    return longest if len(last) < min_points <= len(longest) else last
 
 
 def process_figures(records: Sequence[SnapshotRecord]) -> ProcessFigures:
