@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from golden import Golden
 from leakhunter.cli.main import main
 from leakhunter.compare import Result, Status, compare_dirs
 
@@ -163,3 +164,18 @@ def test_not_a_session_is_one_line_exit_2(
     assert main(["compare", str(tmp_path / "missing"), str(SESSIONS / "bounded-lru")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("leakhunter: ") and "\n" not in err
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (SESSIONS / "grpc-stream-not-closed", COMPARE / "grpc-stream-not-closed-fixed"),
+        (SESSIONS / "unbounded-map-cache", COMPARE / "unbounded-map-cache-rerun"),
+    ],
+    ids=["fixed", "not-fixed"],
+)
+def test_terminal_report_golden(before: Path, after: Path, golden: Golden) -> None:
+    from leakhunter.report.compare_text import render_compare_text
+
+    text = render_compare_text(compare_dirs(before, after), width=110)
+    golden.check(f"compare/{after.name}.txt", text, replace={str(DATA): "<DATA>"})
