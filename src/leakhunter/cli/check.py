@@ -192,7 +192,7 @@ class _Check:
         from leakhunter.gate.decide import decide
 
         if self.args.compare:
-            return self.judge_compare()
+            return self.judge_compare(verdict)
         decision = decide(
             verdict,
             self.allow,
@@ -213,12 +213,19 @@ class _Check:
         self.say(verdict_word.get(decision.exit_code, str(decision.exit_code)))
         return decision.exit_code
 
-    def judge_compare(self) -> int:
-        """Gate on compare: the BEFORE session's leaks must stay fixed, nothing new may leak."""
+    def judge_compare(self, verdict: Verdict) -> int:
+        """Gate on compare: the BEFORE session's leaks must stay fixed, nothing new may leak.
+
+        The allowlist and baseline do not apply here: the BEFORE session is the baseline.
+        """
         from leakhunter.cli.compare import emit_comparison
         from leakhunter.compare.engine import judge_side
         from leakhunter.compare.judge import judge_comparison
+        from leakhunter.gate.baseline import write_baseline
 
+        if self.args.write_baseline:
+            n = write_baseline(self.args.write_baseline, verdict.findings)
+            self.say(f"wrote {n} finding(s) to the baseline {self.args.write_baseline}")
         c = judge_comparison(self.args.compare_before, judge_side(self.out, self.aopts))
         code = emit_comparison(c, self.args)
         if code == 3 and self.args.allow_inconclusive:
