@@ -106,8 +106,14 @@ class FindingChange:
 
     @property
     def culprit(self) -> Frame | None:
-        """Return the culprit frame (AFTER's when both: its line is the current one)."""
-        return (self.after or self.finding).culprit or self.finding.culprit
+        """Return the culprit frame: AFTER's while it still leaks, BEFORE's once fixed.
+
+        AFTER's line is the current one; once fixed, an AFTER suspect the leak was
+        paired with may name another frame than the leak did.
+        """
+        if self.status is not Status.FIXED and self.after is not None:
+            return self.after.culprit or self.finding.culprit
+        return self.finding.culprit
 
     @property
     def rule(self) -> RuleMatch | None:
