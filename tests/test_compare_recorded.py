@@ -61,6 +61,7 @@ def test_leak_vs_leak_is_not_fixed_exit_1(capsys: pytest.CaptureFixture[str]) ->
     (ch,) = c.changes
     assert ch.status is Status.STILL_LEAKING and ch.matched_by == "culprit"
     assert ch.ratio is not None and 0.7 < ch.ratio < 1.4
+    assert any("live heap still rises" in n for n in c.notes)
 
 
 def test_control_vs_leak_is_regressed_exit_1(capsys: pytest.CaptureFixture[str]) -> None:

@@ -178,6 +178,13 @@ def _notes(before: Side, after: Side) -> tuple[str, ...]:
         notes.append(
             f"AFTER allocated at {a / b:.2f}x BEFORE's rate: check both ran under the same load"
         )
+    hb, ha = before.figures.heap_slope, after.figures.heap_slope
+    if ha.excludes_zero() and hb.value > 0 and ha.value >= 0.25 * hb.value:
+        # no site may be judged leaking, yet the exact heap still climbs: say so
+        notes.append(
+            f"AFTER's live heap still rises at {ha.value / hb.value:.0%} of BEFORE's slope "
+            "(90% band above zero)"
+        )
     for name, side in (("BEFORE", before), ("AFTER", after)):
         if side.verdict.restarts:
             notes.append(f"{name} restarted {side.verdict.restarts} time(s); its last run is used")
