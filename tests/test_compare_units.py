@@ -202,3 +202,12 @@ def test_every_leak_of_the_zoo_has_a_fixed_variant() -> None:
         assert variant.name == f"{leak}-fixed" and variant.is_control
         assert variant.family == scenarios[leak].family
         assert variant.runtime == scenarios[leak].runtime
+
+
+def test_a_leak_still_growing_is_paired_before_a_suspect_of_the_same_site() -> None:
+    heap = finding(f"{APP}.put", kind=FindingKind.HEAP)
+    suspect = replace(heap, verdict=FindingVerdict.SUSPECT, growth=Growth("bytes", 0, 1, 10.0))
+    still = finding(f"{APP}.put", kind=FindingKind.GOROUTINE, per_hour=500.0)
+    c = judge_comparison(side(heap), side(suspect, still))
+    assert [ch.status for ch in c.changes] == [Status.STILL_LEAKING]
+    assert c.changes[0].after is still and c.result is Result.NOT_FIXED

@@ -196,19 +196,27 @@ def judge_comparison(
 ) -> Comparison:
     """Compare two judged sessions: statuses per finding and the overall result."""
     opts = options or CompareOptions()
-    # Pair every AFTER finding (suspects too): a BEFORE leak whose site is now
-    # only a suspect is fixed, and must not come back as a "new" suspect.
     b_leaks = _leaks(before.verdict)
     a_all = list(after.verdict.findings)
-    matches = {m.before: m for m in match_findings(b_leaks, a_all)}
+    # AFTER's leaks are paired first, so a leak that still grows is never hidden
+    # behind a suspect of the same site; then the rest, suspects too: a BEFORE
+    # leak whose site is now only a suspect is fixed, with its partner shown.
+    partner: dict[int, tuple[int, str]] = {}
+    for wanted in (True, False):
+        free_b = [i for i in range(len(b_leaks)) if i not in partner]
+        taken = {j for j, _ in partner.values()}
+        free_a = [
+            j
+            for j, f in enumerate(a_all)
+            if j not in taken and (f.verdict is FindingVerdict.LEAK) is wanted
+        ]
+        for m in match_findings([b_leaks[i] for i in free_b], [a_all[j] for j in free_a]):
+            partner[free_b[m.before]] = (free_a[m.after], m.by)
     changes = []
-    paired_after = set()
     for i, f in enumerate(b_leaks):
-        m = matches.get(i)
-        other = a_all[m.after] if m else None
-        if m:
-            paired_after.add(m.after)
-        changes.append(_change(f, other, m.by if m else "", opts))
+        j, by = partner.get(i, (-1, ""))
+        changes.append(_change(f, a_all[j] if j >= 0 else None, by, opts))
+    paired_after = {j for j, _ in partner.values()}
     unpaired = [a_all[j] for j in range(len(a_all)) if j not in paired_after]
     # An AFTER leak that BEFORE had below the bar (a suspect) is still new as a leak.
     changes += [
