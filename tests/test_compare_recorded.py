@@ -180,3 +180,12 @@ def test_terminal_report_golden(before: Path, after: Path, golden: Golden) -> No
 
     text = render_compare_text(compare_dirs(before, after), width=110)
     golden.check(f"compare/{after.name}.txt", text, replace={str(DATA): "<DATA>"})
+
+
+def test_check_compare_with_a_bad_session_fails_before_starting_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marker = tmp_path / "started"
+    code = main(["check", "--cmd", f"touch {marker}", "--compare", str(tmp_path / "nope")])
+    assert code == 2 and not marker.exists()
+    assert capsys.readouterr().err.startswith("leakhunter: ")
