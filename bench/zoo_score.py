@@ -11,6 +11,12 @@ A leak scores recall if called "leak", culprit if its culprit function is one th
 manifest lists; a control or churn called "leak" is a false alarm. Churn must
 also get a churn finding.
 
+The compare column scores `leakhunter compare` on pairs of real sessions (a
+second, independent run NAME@2 is recorded for every scenario that needs one):
+a leak vs its fixed variant must say "fixed", the fixed variant vs the leak
+"regressed", a leak vs its second run "not-fixed", and any non-leak scenario vs
+its second run "fixed" (no change; never a false "regressed").
+
     python bench/zoo_score.py [--sessions DIR] [--jobs 3] [--only NAME ...] [--rerecord]
 """
 
@@ -30,6 +36,7 @@ import numpy as np
 from leakhunter.analyze.frames import AppMatcher, Origin
 from leakhunter.analyze.series import profile_frames
 from leakhunter.collect.session import Snapshot, load_session
+from leakhunter.compare import compare_dirs
 from leakhunter.harness.build import build_zoo
 from leakhunter.harness.manifest import ZooScenario, load_manifest
 from leakhunter.harness.record import record
@@ -157,14 +164,47 @@ def score(sc: ZooScenario, call: Call, churn: bool | None = None) -> tuple[bool,
     return right, right, alarm
 
 
-def record_one(sc: ZooScenario, root: Path, rerecord: bool, binary: Path) -> Path:
-    out = root / sc.name
+def compare_pairs(sc: ZooScenario, fixed: dict[str, str]) -> list[tuple[str, str, str]]:
+    """Return (BEFORE folder, AFTER folder, expected result) pairs that score sc."""
+    if sc.verdict == "leak":
+        pairs = [(sc.name, f"{sc.name}@2", "not-fixed")]
+        if sc.name in fixed:
+            pairs.insert(0, (sc.name, fixed[sc.name], "fixed"))
+        return pairs
+    pairs = [(sc.name, f"{sc.name}@2", "fixed")]
+    if sc.fixed_of:
+        pairs.append((sc.name, sc.fixed_of, "regressed"))
+    return pairs
+
+
+def compare_cell(root: Path, pairs: list[tuple[str, str, str]]) -> tuple[int, str, list[str]]:
+    """Score a scenario's compare pairs: (how many right, cell text, lines about misses)."""
+    right, misses = 0, []
+    for before, after, expected in pairs:
+        got = compare_dirs(root / before, root / after)
+        if got.result.value == expected:
+            right += 1
+        else:
+            misses.append(f"compare {before} {after}: {got.result.value} ({got.summary})")
+    return right, f"{'ok' if right == len(pairs) else 'WRONG'} {right}/{len(pairs)}", misses
+
+
+def record_one(sc: ZooScenario, root: Path, rerecord: bool, binary: Path, run: str = "") -> Path:
+    out = root / f"{sc.name}{run}"
     if out.exists() and not rerecord and any(out.glob("*.json")):
         return out
     if out.exists():
         shutil.rmtree(out)
     record(sc.name, out, snapshots=15, interval=1.0, binary=binary)
     return out
+
+
+def record_reruns(
+    scenarios: list[ZooScenario], root: Path, args: argparse.Namespace, binary: Path
+) -> None:
+    """Record the second runs the compare column pairs with (every scenario has one)."""
+    with cf.ThreadPoolExecutor(args.jobs) as pool:
+        list(pool.map(lambda s: record_one(s, root, args.rerecord, binary, "@2"), scenarios))
 
 
 def main() -> int:
@@ -188,12 +228,23 @@ def main() -> int:
                 strict=True,
             )
         )
+    everything = {s.name: s for s in load_manifest()}
+    partners = [everything[s.fixed_of] for s in scenarios if s.fixed_of] + [
+        f for f in everything.values() if f.fixed_of in {s.name for s in scenarios}
+    ]
+    with cf.ThreadPoolExecutor(args.jobs) as pool:
+        list(pool.map(lambda s: record_one(s, root, args.rerecord, binary), partners))
+    record_reruns(scenarios, root, args, binary)
+    fixed = {s.fixed_of: s.name for s in everything.values() if s.fixed_of}
     print(f"sessions ready in {time.monotonic() - t0:.0f} s under {root}\n", file=sys.stderr)
     names = ["leakhunter", "by-hand", "leakprof", "gleak"]
+    compare_right = compare_total = 0
     totals = {n: np.zeros(4, dtype=int) for n in names}  # recall, culprit, alarms, right
     n_leaks = sum(1 for s in scenarios if s.verdict == "leak")
     rows = []
-    print(f"{'scenario':34} {'expect':8} " + " ".join(f"{n:>24}" for n in names))
+    print(
+        f"{'scenario':34} {'expect':8} " + " ".join(f"{n:>24}" for n in names) + f"{'compare':>12}"
+    )
     for sc in scenarios:
         snaps = list(load_session(paths[sc.name]).snapshots)
         mine, churn, info = ours(paths[sc.name])
@@ -220,7 +271,13 @@ def main() -> int:
             if sc.verdict == "leak" and right:
                 mark += "+culprit" if cul else " wrong-culprit"
             cells.append(f"{mark:>24}")
-        print(f"{sc.name:34} {sc.verdict:8} " + " ".join(cells))
+        pairs = compare_pairs(sc, fixed)
+        c_right, c_cell, c_misses = compare_cell(root, pairs)
+        compare_right += c_right
+        compare_total += len(pairs)
+        print(f"{sc.name:34} {sc.verdict:8} " + " ".join(cells) + f"{c_cell:>12}")
+        for line in c_misses:
+            print(f"    {line}")
         if not score(sc, mine, churn)[0] or (sc.verdict == "leak" and not score(sc, mine)[1]):
             print(f"    leakhunter: {info['summary']}")
             for line in info["findings"][:4]:  # type: ignore[index]
@@ -231,6 +288,7 @@ def main() -> int:
                 "scenario": sc.name,
                 "expected": sc.verdict,
                 "calls": {n: calls[n].__dict__ for n in names},
+                "compare": {"right": c_right, "pairs": len(pairs)},
             }
         )
     print()
@@ -243,6 +301,7 @@ def main() -> int:
     ):
         cells = [f"{totals[n][i]}/{denom}" if denom else f"{totals[n][i]}" for n in names]
         print(f"{label:43}" + " ".join(f"{c:>24}" for c in cells))
+    print(f"{'compare right':43}{f'{compare_right}/{compare_total}':>24}")
     if args.json:
         Path(args.json).write_text(
             json.dumps(
@@ -258,6 +317,7 @@ def main() -> int:
                         )
                         for n in names
                     },
+                    "compare": {"right": compare_right, "pairs": compare_total},
                 },
                 indent=2,
             )

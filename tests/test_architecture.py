@@ -1,6 +1,6 @@
 """The pipeline runs one way: no stage imports a stage downstream of it.
 
-model -> formats -> ops -> collect -> analyze -> rules -> report -> gate -> cli.
+model -> formats -> ops -> collect -> analyze -> rules -> compare -> report -> gate -> cli.
 ``analyze`` produces facts and never imports ``rules``; renderers never reach
 back into collection. Checked on the source (imports anywhere in a module,
 lazy ones included), so a shortcut cannot slip in unseen.
@@ -14,7 +14,18 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "leakhunter"
-ORDER = ("model", "formats", "ops", "collect", "analyze", "rules", "report", "gate", "cli")
+ORDER = (
+    "model",
+    "formats",
+    "ops",
+    "collect",
+    "analyze",
+    "rules",
+    "compare",
+    "report",
+    "gate",
+    "cli",
+)
 RANK = {name: i for i, name in enumerate(ORDER)}
 
 

@@ -2,7 +2,9 @@
 
 Exit codes: 0 pass, 1 leak (a new leak, or an expired allowlist entry), 2 error
 (the service or the load command failed, bad options), 3 inconclusive (unless
---allow-inconclusive).
+--allow-inconclusive). With ``--compare BEFORE_SESSION`` the gate is compare's
+result against that session ("the leak we fixed stays fixed"): 0 fixed, 1 not
+fixed or a new leak, 3 inconclusive.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from leakhunter.analyze.judge import AnalyzeOptions
+from leakhunter.analyze.verdict import Verdict
 from leakhunter.cli._verdict_out import add_verdict_options, analyze_options, emit_verdict
 from leakhunter.cli.parse import duration
 from leakhunter.cli.watch import add_watch_options, default_out_dir
@@ -53,6 +56,12 @@ class CheckCommand:
             "--write-baseline", metavar="FILE", help="write this run's leak findings to FILE"
         )
         parser.add_argument(
+            "--compare",
+            metavar="SESSION",
+            help="gate on compare against this BEFORE session (or a baseline session): "
+            "fail unless the leak it had stays fixed and nothing new leaks",
+        )
+        parser.add_argument(
             "--allow-inconclusive",
             action="store_true",
             help="exit 0 instead of 3 when the window cannot decide",
@@ -71,6 +80,10 @@ class CheckCommand:
         allow = load_allowlist(args.allowlist) if args.allowlist else ()
         baseline = read_baseline(args.baseline) if args.baseline else frozenset()
         aopts = analyze_options(args)
+        if args.compare:
+            from leakhunter.compare.engine import judge_side
+
+            args.compare_before = judge_side(args.compare, aopts)  # bad folder: fail now
         if args.duration is None and args.snapshots is None:
             args.duration = 60.0
         out = Path(args.out) if args.out else default_out_dir(args.url or "service")
@@ -180,6 +193,8 @@ class _Check:
         from leakhunter.gate.decide import decide
 
         verdict = judged.verdict
+        if self.args.compare:
+            return self.judge_compare(verdict)
         decision = decide(
             verdict,
             self.allow,
@@ -199,3 +214,24 @@ class _Check:
         verdict_word = {0: "PASS", 1: "FAIL (leak)", 3: "FAIL (inconclusive)"}
         self.say(verdict_word.get(decision.exit_code, str(decision.exit_code)))
         return decision.exit_code
+
+    def judge_compare(self, verdict: Verdict) -> int:
+        """Gate on compare: the BEFORE session's leaks must stay fixed, nothing new may leak.
+
+        The allowlist and baseline do not apply here: the BEFORE session is the baseline.
+        """
+        from leakhunter.cli.compare import emit_comparison
+        from leakhunter.compare.engine import judge_side
+        from leakhunter.compare.judge import judge_comparison
+        from leakhunter.gate.baseline import write_baseline
+
+        if self.args.write_baseline:
+            n = write_baseline(self.args.write_baseline, verdict.findings)
+            self.say(f"wrote {n} finding(s) to the baseline {self.args.write_baseline}")
+        c = judge_comparison(self.args.compare_before, judge_side(self.out, self.aopts))
+        code = emit_comparison(c, self.args)
+        if code == 3 and self.args.allow_inconclusive:
+            code = 0
+        word = {0: "PASS", 1: f"FAIL ({c.result.value})", 3: "FAIL (inconclusive)"}
+        self.say(f"compare against {self.args.compare}: {word.get(code, str(code))}")
+        return code

@@ -29,6 +29,7 @@ _REGISTRY: tuple[tuple[str, str, str], ...] = (
     ("check", "leakhunter.cli.check", "CheckCommand"),
     ("analyze", "leakhunter.cli.analyze", "AnalyzeCommand"),
     ("report", "leakhunter.cli.report", "ReportCommand"),
+    ("compare", "leakhunter.cli.compare", "CompareCommand"),
     ("demo", "leakhunter.cli.demo", "DemoCommand"),
     ("top", "leakhunter.cli.top", "TopCommand"),
     ("diff", "leakhunter.cli.diff", "DiffCommand"),

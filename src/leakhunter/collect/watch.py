@@ -192,6 +192,9 @@ class _Snapshotter:
                 st.dump_groups = st.dump_total = None
             st.last_stats = stats
             memstats = dict(stats.fields)
+            # The runtime's GC CPU share since start, kept as an integer (parts per
+            # billion) with the exact fields: compare puts it side by side.
+            memstats["GCCPUFractionPpb"] = round(stats.gc_cpu_fraction * 1e9)
         self._profile(seq, "heap", "/debug/pprof/heap", files, errors)
         groups: GroupCounts | None = None
         total: int | None = None

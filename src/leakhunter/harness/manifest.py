@@ -34,6 +34,7 @@ class ZooScenario:
     ``kinds`` are finding kinds it should produce (heap, goroutine, churn),
     ``culprits`` the application functions a finding should blame, ``grows``
     the whole-process figures that rise while it runs ("heap", "goroutines").
+    ``fixed_of`` names the leak scenario whose fix this one runs (a control).
     """
 
     name: str
@@ -47,6 +48,12 @@ class ZooScenario:
     source: str = ""
     runtime: str = "go"
     module: str = ""
+    fixed_of: str | None = None  # the leak scenario this one is the fixed variant of
+
+    @property
+    def is_fixed_variant(self) -> bool:
+        """Return True for a leak scenario's fixed variant (same service, the fix applied)."""
+        return self.fixed_of is not None
 
     @property
     def is_control(self) -> bool:
@@ -76,6 +83,9 @@ def _entry(raw: object, source: str) -> ZooScenario:
     if runtime not in RUNTIMES:
         raise FormatError(source, f"scenario {name}: runtime must be one of {', '.join(RUNTIMES)}")
     module = str(raw.get("module", ""))
+    fixed_of = raw.get("fixed_of")
+    if fixed_of is not None and (not isinstance(fixed_of, str) or verdict != "no-leak"):
+        raise FormatError(source, f"scenario {name}: fixed_of names a leak; the variant is no-leak")
     if runtime == "python" and not module:
         raise FormatError(source, f"scenario {name}: a python scenario needs a module")
     return ZooScenario(
@@ -90,6 +100,7 @@ def _entry(raw: object, source: str) -> ZooScenario:
         source=source,
         runtime=runtime,
         module=module,
+        fixed_of=fixed_of,
     )
 
 
@@ -129,4 +140,7 @@ def load_manifest(root: Path | None = None) -> tuple[ZooScenario, ...]:
         for raw in entries:
             entry = _entry(raw, str(path))
             seen.setdefault(entry.name, entry)
+    for entry in seen.values():
+        if entry.fixed_of is not None and entry.fixed_of not in seen:
+            raise FormatError(entry.source, f"{entry.name}: fixed_of names no scenario")
     return tuple(seen.values())

@@ -45,10 +45,11 @@ def record(
         SessionWriteError: out_dir cannot be created or already holds a session.
     """
     opts = replace(options or WatchOptions(), interval=interval, snapshots=snapshots, duration=None)
-    # The load must outlast the collection, which on a loaded machine takes longer
-    # than snapshots x interval: a load that ends mid-session looks like a plateau.
-    # The scenario is stopped as soon as the collection is done.
-    load = 3 * snapshots * interval + _LOAD_MARGIN
+    # On a loaded machine a scrape can take far longer than the interval (a
+    # Python agent's census took 10-20 s at load average 8 on two cores): plan
+    # for windows ten times as long, so the load never stops inside the window.
+    # It costs no time: the scenario is stopped once the last snapshot is in.
+    load = 10 * snapshots * interval + _LOAD_MARGIN
     with start(
         scenario, duration=load, linger=_LINGER, rate=rate, scale=scale, binary=binary
     ) as run:

@@ -3,7 +3,9 @@
 package mockkafka
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"os"
 	"sync/atomic"
 
@@ -30,7 +32,22 @@ func (l *brokerLog) Helper()                           {}
 // partition of topic and acknowledges every produce request.
 func StartCluster(topic string, partitions int32) *sarama.MockBroker {
 	rep := &brokerLog{}
-	b := sarama.NewMockBrokerAddr(rep, 1, "127.0.0.1:0")
+	return configure(sarama.NewMockBrokerAddr(rep, 1, "127.0.0.1:0"), rep, topic, partitions)
+}
+
+// ServeCluster runs the same one-broker stand-in on ln until ctx is done: the
+// body of a zoo peer. MockBroker keeps every request it answered (its
+// history), so a broker that receives the full load belongs in a peer
+// process, where its memory is not part of the observed service's profile.
+func ServeCluster(ctx context.Context, ln net.Listener, topic string, partitions int32) error {
+	rep := &brokerLog{}
+	b := configure(sarama.NewMockBrokerListener(rep, 1, ln), rep, topic, partitions)
+	<-ctx.Done()
+	b.Close()
+	return nil
+}
+
+func configure(b *sarama.MockBroker, rep *brokerLog, topic string, partitions int32) *sarama.MockBroker {
 	meta := sarama.NewMockMetadataResponse(rep).SetBroker(b.Addr(), b.BrokerID()).SetController(b.BrokerID())
 	produce := sarama.NewMockProduceResponse(rep)
 	for p := int32(0); p < partitions; p++ {

@@ -22,11 +22,20 @@ from leakhunter_zoo_py._common import Flags, drive, run
 
 
 class InventoryClient:
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, *, shared: bool = False) -> None:
         self.base = base
         self._open: list[aiohttp.ClientSession] = []
+        self._shared = shared  # the fix (aiohttpsession_fixed)
+        self._session: aiohttp.ClientSession | None = None
 
     async def fetch_stock(self, sku: int) -> int:
+        if self._shared:
+            # the fix: one session for the client's life; the response is released
+            if self._session is None:
+                self._session = aiohttp.ClientSession()
+            async with self._session.get(f"{self.base}/stock?sku={sku}") as resp:
+                first = await resp.content.readline()
+            return int(json.loads(first)["qty"])
         session = aiohttp.ClientSession()
         self._open.append(session)  # "closed at shutdown" - close_all() is never called
         resp = await session.get(f"{self.base}/stock?sku={sku}")
@@ -50,10 +59,10 @@ def start_upstream() -> tuple[subprocess.Popen[str], str]:
     return proc, "http://" + line.rsplit(" ", 1)[-1]
 
 
-async def scenario(flags: Flags) -> None:
+async def scenario(flags: Flags, *, fixed: bool = False) -> None:
     warnings.simplefilter("ignore")
     proc, base = await asyncio.to_thread(start_upstream)
-    client = InventoryClient(base)
+    client = InventoryClient(base, shared=fixed)
     try:
 
         async def lookup(n: int) -> None:

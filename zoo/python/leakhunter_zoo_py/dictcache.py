@@ -8,6 +8,8 @@ import random
 from leakhunter_zoo_py._common import Flags, drive, run
 
 _rendered: dict[str, bytes] = {}
+#: the fixed variant (dictcache_fixed) bounds the cache; None is the bug: no bound
+LIMIT: int | None = None
 
 
 def render_quote(request_id: str, symbol: str) -> bytes:
@@ -20,6 +22,8 @@ def cache_response(request_id: str, symbol: str) -> bytes:
     cached = _rendered.get(request_id)
     if cached is None:
         cached = _rendered[request_id] = render_quote(request_id, symbol)
+        if LIMIT is not None and len(_rendered) > LIMIT:
+            del _rendered[next(iter(_rendered))]  # the fix: evict the oldest entry
     return cached
 
 

@@ -15,9 +15,10 @@ from leakhunter_zoo_py._common import Flags, drive, run
 
 
 class OrderService:
-    def __init__(self) -> None:
+    def __init__(self, *, cancel_on_timeout: bool = False) -> None:
         self.watchers: set[asyncio.Task[None]] = set()
         self.confirmed = 0
+        self.cancel_on_timeout = cancel_on_timeout  # the fix (taskqueue_fixed)
 
     async def watch_confirmation(self, order: bytes, answers: asyncio.Queue[str]) -> None:
         status = await answers.get()  # never fed once place_order timed out
@@ -34,10 +35,12 @@ class OrderService:
             answers.put_nowait("ok")
             return
         # slow provider: the handler returns on timeout and forgets the watcher
+        if self.cancel_on_timeout:
+            task.cancel()  # the fix: nobody will answer, so the watcher goes
 
 
-async def scenario(flags: Flags) -> None:
-    svc = OrderService()  # lives as long as the service: its watchers stay referenced
+async def scenario(flags: Flags, *, fixed: bool = False) -> None:
+    svc = OrderService(cancel_on_timeout=fixed)  # lives as long as the service
     await drive(flags.rate, flags.duration, svc.place_order)
     await asyncio.Event().wait()
 

@@ -15,8 +15,9 @@ from leakhunter_zoo_py._common import Flags, drive, run
 
 
 class RequestTracker:
-    def __init__(self) -> None:
+    def __init__(self, *, always_signal: bool = False) -> None:
         self.slow = 0
+        self.always_signal = always_signal  # the fix (threadleak_fixed)
 
     def watchdog(self, snapshot: bytes, done: threading.Event) -> None:
         if not done.wait():  # no timeout: waits forever when nobody sets it
@@ -26,13 +27,20 @@ class RequestTracker:
         done = threading.Event()
         snapshot = random.randbytes(16384)
         threading.Thread(target=self.watchdog, args=(snapshot, done), daemon=True).start()
+        if self.always_signal:
+            try:  # the fix: done is set on every path, early returns included
+                if n % 3 == 0:
+                    return
+            finally:
+                done.set()
+            return
         if n % 3 == 0:
             return  # early return: done is never set
         done.set()
 
 
-async def scenario(flags: Flags) -> None:
-    tracker = RequestTracker()
+async def scenario(flags: Flags, *, fixed: bool = False) -> None:
+    tracker = RequestTracker(always_signal=fixed)
 
     async def one(n: int) -> None:
         tracker.handle(n)

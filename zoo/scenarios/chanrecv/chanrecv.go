@@ -23,7 +23,12 @@ func init() {
 	zoo.Register(zoo.Scenario{
 		Name:  "chan-receive-no-sender",
 		Story: "write handler starts a commit watcher, returns early on replica timeout; watcher waits on an ack channel forever",
-		Run:   run,
+		Run:   func(ctx context.Context, env zoo.Env) error { return run(ctx, env, false) },
+	})
+	zoo.Register(zoo.Scenario{
+		Name:  "chan-receive-no-sender-fixed",
+		Story: "the fix of chan-receive-no-sender: the ack channel is buffered and the error path sends the error, so every watcher returns",
+		Run:   func(ctx context.Context, env zoo.Env) error { return run(ctx, env, true) },
 	})
 }
 
@@ -61,6 +66,8 @@ type Handler struct {
 	failed      atomic.Int64
 	// lastChecksum is the checksum of the last durable record.
 	lastChecksum atomic.Uint32
+	// fixed signals the watcher on every path (the fixed variant).
+	fixed bool
 }
 
 // handle stages the payload, starts the commit watcher and appends to the log.
@@ -68,11 +75,14 @@ type Handler struct {
 func (h *Handler) handle(req *writeRequest) error {
 	staged := make([]byte, h.payloadSize)
 	encodeRecord(staged, req)
-	done := make(chan commitResult)
+	done := make(chan commitResult, h.ackBuffer())
 	go h.finalizeOnCommit(req, staged, done)
 	off, err := h.log.Append(req.id, staged)
 	if err != nil {
 		h.failed.Add(1)
+		if h.fixed {
+			done <- commitResult{err: err} // the fix: the watcher always hears back
+		}
 		return err
 	}
 	done <- commitResult{offset: off}
@@ -90,6 +100,14 @@ func (h *Handler) finalizeOnCommit(req *writeRequest, staged []byte, done <-chan
 	h.committed.Add(1)
 }
 
+// ackBuffer is 1 in the fixed variant, so no send on done ever blocks.
+func (h *Handler) ackBuffer() int {
+	if h.fixed {
+		return 1
+	}
+	return 0
+}
+
 func encodeRecord(dst []byte, req *writeRequest) {
 	if len(dst) < 16 {
 		return
@@ -102,8 +120,8 @@ func encodeRecord(dst []byte, req *writeRequest) {
 	}
 }
 
-func run(ctx context.Context, env zoo.Env) error {
-	h := &Handler{log: &CommitLog{}, payloadSize: env.Bytes(8 << 10)}
+func run(ctx context.Context, env zoo.Env, fixed bool) error {
+	h := &Handler{log: &CommitLog{}, payloadSize: env.Bytes(8 << 10), fixed: fixed}
 	tenants := []string{"acme", "globex", "initech", "umbrella"}
 	zoo.Every(ctx, env.RateOr(50), func(i int) {
 		_ = h.handle(&writeRequest{id: uint64(i) + 1, tenant: tenants[i%len(tenants)], received: time.Now()})

@@ -19,7 +19,12 @@ func init() {
 	zoo.Register(zoo.Scenario{
 		Name:  "files-defer-close-in-loop",
 		Story: "a long-running importer opens each spool file with `defer r.Close()` inside its loop; the function never returns, so no file is ever closed",
-		Run:   run,
+		Run:   func(ctx context.Context, env zoo.Env) error { return run(ctx, env, false) },
+	})
+	zoo.Register(zoo.Scenario{
+		Name:  "files-defer-close-in-loop-fixed",
+		Story: "the fix: each file is imported by its own function, whose defer closes it at the end of the iteration",
+		Run:   func(ctx context.Context, env zoo.Env) error { return run(ctx, env, true) },
 	})
 }
 
@@ -45,6 +50,32 @@ type Importer struct {
 	imported atomic.Int64
 }
 
+// RunFixed imports every batch it is signalled for, closing each file when its
+// import is done: the defer lives in importOne, which returns per file.
+func (imp *Importer) RunFixed(ctx context.Context, batches <-chan []string) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case batch := <-batches:
+			for _, name := range batch {
+				imp.importOne(name)
+			}
+		}
+	}
+}
+
+// importOne imports one spool file and closes it.
+func (imp *Importer) importOne(name string) {
+	f, err := os.Open(filepath.Join(imp.dir, name))
+	if err != nil {
+		return
+	}
+	r := &recordReader{f: f, buf: make([]byte, imp.bufSize)}
+	defer r.Close()
+	imp.imported.Add(int64(r.count()))
+}
+
 // Run imports every batch it is signalled for, until the service stops.
 func (imp *Importer) Run(ctx context.Context, batches <-chan []string) error {
 	for {
@@ -66,7 +97,7 @@ func (imp *Importer) Run(ctx context.Context, batches <-chan []string) error {
 	}
 }
 
-func run(ctx context.Context, env zoo.Env) error {
+func run(ctx context.Context, env zoo.Env, fixed bool) error {
 	dir, err := os.MkdirTemp("", "zoo-spool-")
 	if err != nil {
 		return err
@@ -81,7 +112,11 @@ func run(ctx context.Context, env zoo.Env) error {
 	}
 	imp := &Importer{dir: dir, bufSize: env.Bytes(32 << 10)}
 	batches := make(chan []string)
-	go imp.Run(ctx, batches) //nolint:errcheck // ends with ctx
+	if fixed {
+		go imp.RunFixed(ctx, batches) //nolint:errcheck // ends with ctx
+	} else {
+		go imp.Run(ctx, batches) //nolint:errcheck // ends with ctx
+	}
 	zoo.Every(ctx, env.RateOr(5), func(int) {
 		select {
 		case batches <- names:

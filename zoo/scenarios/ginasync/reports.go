@@ -17,6 +17,8 @@ type ReportHandler struct {
 	reportSize int           // bytes of CSV per report
 
 	delivered atomic.Int64
+	// fixed renders from c.Copy() into a buffered channel (the fix).
+	fixed bool
 }
 
 // exportReport renders the report in the background and waits for it up to
@@ -24,7 +26,12 @@ type ReportHandler struct {
 // renderer is then left sending on a channel nobody reads, holding c.
 func (h *ReportHandler) exportReport(c *gin.Context) {
 	results := make(chan []byte)
-	go h.renderReport(c, results)
+	if h.fixed {
+		results = make(chan []byte, 1) // the renderer never blocks on a handler that left
+		go h.renderReport(c.Copy(), results)
+	} else {
+		go h.renderReport(c, results)
+	}
 	select {
 	case csv := <-results:
 		c.Data(http.StatusOK, "text/csv", csv)
@@ -51,6 +58,9 @@ func (h *ReportHandler) renderReport(c *gin.Context, out chan<- []byte) {
 
 func (h *ReportHandler) recordDelivery(c *gin.Context, n int) {
 	h.delivered.Add(1)
+	if h.fixed {
+		return // the handler has answered: a copied context has no writer to set headers on
+	}
 	c.Header("X-Report-Bytes", strconv.Itoa(n))
 }
 

@@ -20,11 +20,16 @@ func init() {
 	zoo.Register(zoo.Scenario{
 		Name:  "gin-goroutine-captures-context",
 		Story: "gin export handler renders in a goroutine holding c; after the handler times out the goroutine blocks forever sending its result",
-		Run:   run,
+		Run:   func(ctx context.Context, env zoo.Env) error { return run(ctx, env, false) },
+	})
+	zoo.Register(zoo.Scenario{
+		Name:  "gin-goroutine-captures-context-fixed",
+		Story: "the fix of gin-goroutine-captures-context: the renderer gets c.Copy() and a result channel with room for its one result, so it finishes after the handler gave up",
+		Run:   func(ctx context.Context, env zoo.Env) error { return run(ctx, env, true) },
 	})
 }
 
-func run(ctx context.Context, env zoo.Env) error {
+func run(ctx context.Context, env zoo.Env, fixed bool) error {
 	gin.SetMode(gin.ReleaseMode)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -34,6 +39,7 @@ func run(ctx context.Context, env zoo.Env) error {
 		deadline:   5 * time.Millisecond,
 		queryTime:  50 * time.Millisecond,
 		reportSize: env.Bytes(8 << 10),
+		fixed:      fixed,
 	}
 	srv := &http.Server{Handler: newRouter(h), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()

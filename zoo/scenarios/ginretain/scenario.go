@@ -22,6 +22,18 @@ func init() {
 		Story: "gin audit middleware appends each request's *gin.Context (request, keys, body snapshot) to a global backlog nobody drains",
 		Run:   run,
 	})
+	zoo.Register(zoo.Scenario{
+		Name:  "gin-context-retained-fixed",
+		Story: "the fix of gin-context-retained: the audit middleware hands a small record of extracted values (never the *gin.Context) to a shipper goroutine through a bounded channel",
+		Run: func(ctx context.Context, env zoo.Env) error {
+			ship := make(chan auditRecord, 256)
+			go shipAudits(ship)
+			auditMu.Lock()
+			auditShipper = ship
+			auditMu.Unlock()
+			return run(ctx, env)
+		},
+	})
 }
 
 func run(ctx context.Context, env zoo.Env) error {

@@ -17,15 +17,21 @@ type PricingGateway struct {
 	target  string
 	timeout time.Duration
 	quoted  int
+	// shared is the one connection every call uses (the fix); nil dials per call.
+	shared *grpc.ClientConn
 }
 
 // quote prices one SKU. It dials a fresh ClientConn for every call and never
 // closes it, so each call leaves a connection behind: client and server
 // transport goroutines, HTTP/2 framers and their buffers, balancer state.
 func (g *PricingGateway) quote(ctx context.Context, sku string) ([]byte, error) {
-	conn, err := grpc.NewClient(g.target, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return nil, fmt.Errorf("dial pricing: %w", err)
+	conn := g.shared
+	if conn == nil {
+		var err error
+		conn, err = grpc.NewClient(g.target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return nil, fmt.Errorf("dial pricing: %w", err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()

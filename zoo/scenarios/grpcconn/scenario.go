@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/leakhunter/zoo/internal/zoo"
 	"github.com/leakhunter/zoo/scenarios/grpcconn/pricingpb"
@@ -19,7 +20,12 @@ func init() {
 	zoo.Register(zoo.Scenario{
 		Name:  "grpc-conn-per-request",
 		Story: "checkout dials a new gRPC ClientConn per pricing call and never closes it: connections and their transport goroutines pile up (the pricing upstream runs as a separate peer process)",
-		Run:   run,
+		Run:   func(ctx context.Context, env zoo.Env) error { return run(ctx, env, false) },
+	})
+	zoo.Register(zoo.Scenario{
+		Name:  "grpc-conn-per-request-fixed",
+		Story: "the fix of grpc-conn-per-request: checkout dials one ClientConn at start and shares it across pricing calls",
+		Run:   func(ctx context.Context, env zoo.Env) error { return run(ctx, env, true) },
 	})
 	zoo.RegisterPeer(pricingPeer, servePricing)
 }
@@ -40,7 +46,7 @@ func servePricing(ctx context.Context, ln net.Listener) error {
 	return srv.Serve(ln)
 }
 
-func run(ctx context.Context, env zoo.Env) error {
+func run(ctx context.Context, env zoo.Env, fixed bool) error {
 	// The pricing service outlives the load (it goes with the process); the
 	// leaked connections stay up.
 	addr, err := zoo.StartPeer(context.WithoutCancel(ctx), pricingPeer)
@@ -48,6 +54,14 @@ func run(ctx context.Context, env zoo.Env) error {
 		return err
 	}
 	gw := &PricingGateway{target: addr, timeout: 2 * time.Second}
+	if fixed {
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		gw.shared = conn
+	}
 	zoo.Every(ctx, env.RateOr(15), func(i int) { gw.priceCart(ctx, i) })
 	return nil
 }

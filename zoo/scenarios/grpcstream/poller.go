@@ -17,6 +17,8 @@ type Poller struct {
 	client   telemetrypb.TelemetryClient
 	ctx      context.Context // lives as long as the poller (the whole process)
 	snapshot int             // sample batches per refresh
+	// cancelStreams gives each poll its own context, cancelled on return (the fix).
+	cancelStreams bool
 
 	samples atomic.Int64
 	bytes   atomic.Int64
@@ -32,7 +34,13 @@ func NewPoller(client telemetrypb.TelemetryClient, snapshot int) *Poller {
 // transport stream, watcher goroutine and unread batches stay alive for good
 // (and so does the upstream's handler for it).
 func (p *Poller) poll(source string) error {
-	stream, err := p.client.DataStream(p.ctx, wrapperspb.String(source))
+	ctx := p.ctx
+	if p.cancelStreams {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(p.ctx)
+		defer cancel() // ends the stream: transport stream, watcher and buffers go
+	}
+	stream, err := p.client.DataStream(ctx, wrapperspb.String(source))
 	if err != nil {
 		return fmt.Errorf("subscribe %s: %w", source, err)
 	}

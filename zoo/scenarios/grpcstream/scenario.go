@@ -22,7 +22,12 @@ func init() {
 	zoo.Register(zoo.Scenario{
 		Name:  "grpc-stream-not-closed",
 		Story: "metrics poller opens a gRPC server stream per refresh, reads a few batches, never cancels: half-open streams pile up (the telemetry upstream runs as a separate peer process)",
-		Run:   run,
+		Run:   func(ctx context.Context, env zoo.Env) error { return run(ctx, env, false) },
+	})
+	zoo.Register(zoo.Scenario{
+		Name:  "grpc-stream-not-closed-fixed",
+		Story: "the fix of grpc-stream-not-closed: each poll runs under its own cancelable context and cancels it when done, so the stream, its watcher and its unread batches go",
+		Run:   func(ctx context.Context, env zoo.Env) error { return run(ctx, env, true) },
 	})
 	zoo.RegisterPeer(telemetryPeer, serveTelemetry)
 }
@@ -45,7 +50,7 @@ func serveTelemetry(ctx context.Context, ln net.Listener) error {
 	return srv.Serve(ln)
 }
 
-func run(ctx context.Context, env zoo.Env) error {
+func run(ctx context.Context, env zoo.Env, fixed bool) error {
 	// The telemetry service keeps running after the load stops, like the
 	// real one would (it goes with the process); streams the poller
 	// abandoned stay open.
@@ -58,6 +63,7 @@ func run(ctx context.Context, env zoo.Env) error {
 		return fmt.Errorf("dial telemetry: %w", err)
 	}
 	poller := NewPoller(telemetrypb.NewTelemetryClient(conn), 3)
+	poller.cancelStreams = fixed
 	zoo.Every(ctx, env.RateOr(10), poller.refreshAll)
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -23,7 +24,12 @@ func init() {
 	zoo.Register(zoo.Scenario{
 		Name:  "http-body-not-closed",
 		Story: "inventory client decodes the first NDJSON record and never closes resp.Body; connections and their read/write loops pile up (the inventory upstream runs as a separate peer process)",
-		Run:   run,
+		Run:   func(ctx context.Context, env zoo.Env) error { return run(ctx, env, false) },
+	})
+	zoo.Register(zoo.Scenario{
+		Name:  "http-body-not-closed-fixed",
+		Story: "the fix of http-body-not-closed: the client drains and closes resp.Body on every path, so connections go back to the pool",
+		Run:   func(ctx context.Context, env zoo.Env) error { return run(ctx, env, true) },
 	})
 	zoo.RegisterPeer(inventoryPeer, serveInventory)
 }
@@ -56,6 +62,8 @@ type InventoryClient struct {
 	http    *http.Client
 	// baggage is the size of the request-scoped trace context each call carries.
 	baggage int
+	// closeBodies drains and closes every response body (the fix).
+	closeBodies bool
 }
 
 type traceBaggageKey struct{}
@@ -78,6 +86,12 @@ func (c *InventoryClient) FetchStock(sku string) (StockLevel, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return StockLevel{}, err
+	}
+	if c.closeBodies {
+		defer func() {
+			_, _ = io.Copy(io.Discard, resp.Body) // lets the connection be reused
+			_ = resp.Body.Close()
+		}()
 	}
 	if resp.StatusCode != http.StatusOK {
 		return StockLevel{}, fmt.Errorf("inventory: %s", resp.Status)
@@ -109,16 +123,17 @@ func serveInventory(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-func run(ctx context.Context, env zoo.Env) error {
+func run(ctx context.Context, env zoo.Env, fixed bool) error {
 	// The inventory service outlives the load (it goes with the process).
 	addr, err := zoo.StartPeer(context.WithoutCancel(ctx), inventoryPeer)
 	if err != nil {
 		return err
 	}
 	client := &InventoryClient{
-		baseURL: "http://" + addr,
-		http:    &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}},
-		baggage: env.Bytes(8 << 10),
+		baseURL:     "http://" + addr,
+		http:        &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}},
+		baggage:     env.Bytes(8 << 10),
+		closeBodies: fixed,
 	}
 	zoo.Every(ctx, env.RateOr(30), func(i int) {
 		_, _ = client.FetchStock(fmt.Sprintf("SKU-%06d", i))

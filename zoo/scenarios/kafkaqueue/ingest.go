@@ -17,7 +17,12 @@ func init() {
 	zoo.Register(zoo.Scenario{
 		Name:  "kafka-unbounded-queue",
 		Story: "request path appends events to an unbounded in-memory queue drained by a much slower Kafka writer: the backlog grows steadily",
-		Run:   run,
+		Run:   func(ctx context.Context, env zoo.Env) error { return run(ctx, env, 0) },
+	})
+	zoo.Register(zoo.Scenario{
+		Name:  "kafka-unbounded-queue-fixed",
+		Story: "the fix of kafka-unbounded-queue: the queue holds at most 256 events and drops the oldest when the writer lags (backpressure policy drop-oldest)",
+		Run:   func(ctx context.Context, env zoo.Env) error { return run(ctx, env, 256) },
 	})
 }
 
@@ -47,11 +52,12 @@ func (h *IngestHandler) Track(evt *ClickEvent) error {
 	return nil
 }
 
-func run(ctx context.Context, env zoo.Env) error {
+func run(ctx context.Context, env zoo.Env, limit int) error {
 	const topic = "clickstream"
 	broker := mockkafka.StartCluster(topic, 1)
 	broker.SetLatency(500 * time.Millisecond) // overloaded cluster, acks=all
 	q := NewQueue()
+	q.limit = limit
 	w, err := NewKafkaWriter(q, []string{broker.Addr()}, topic)
 	if err != nil {
 		return err

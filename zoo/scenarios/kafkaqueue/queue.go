@@ -24,6 +24,10 @@ type Queue struct {
 	items []*Message
 	bytes int64
 	ready chan struct{}
+	// limit bounds the queue (the fix): Enqueue drops the oldest message
+	// beyond it. 0 is unbounded (the bug).
+	limit   int
+	dropped int64
 }
 
 // NewQueue creates an empty queue.
@@ -40,6 +44,12 @@ func (q *Queue) Enqueue(key string, payload []byte) {
 	q.mu.Lock()
 	q.items = append(q.items, msg)
 	q.bytes += int64(len(msg.Value))
+	for q.limit > 0 && len(q.items) > q.limit {
+		q.bytes -= int64(len(q.items[0].Value))
+		q.items[0] = nil
+		q.items = q.items[1:]
+		q.dropped++
+	}
 	q.mu.Unlock()
 	select {
 	case q.ready <- struct{}{}:

@@ -3,6 +3,7 @@ package kafkasuccesses
 import (
 	"context"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/leakhunter/zoo/internal/mockkafka"
@@ -13,8 +14,14 @@ func init() {
 	zoo.Register(zoo.Scenario{
 		Name:  "kafka-successes-not-drained",
 		Story: "sarama AsyncProducer with Return.Successes=true whose Successes() nobody reads: the producer stalls and per-request Publish goroutines pile up holding their events",
-		Run:   run,
+		Run:   func(ctx context.Context, env zoo.Env) error { return run(ctx, env, false) },
 	})
+	zoo.Register(zoo.Scenario{
+		Name:  "kafka-successes-not-drained-fixed",
+		Story: "the fix of kafka-successes-not-drained: a goroutine drains Successes() for the producer's lifetime, so it never stalls",
+		Run:   func(ctx context.Context, env zoo.Env) error { return run(ctx, env, true) },
+	})
+	zoo.RegisterPeer(brokerPeer, serveBroker)
 }
 
 // LineItem is one product in an order.
@@ -52,10 +59,23 @@ func (s *OrderService) PlaceOrder(n int) string {
 	return id
 }
 
-func run(ctx context.Context, env zoo.Env) error {
-	const topic = "order-events"
-	broker := mockkafka.StartCluster(topic, 1)
-	w, err := NewEventWriter([]string{broker.Addr()}, topic)
+const (
+	orderTopic = "order-events"
+	brokerPeer = "kafka-successes-not-drained/broker"
+)
+
+func serveBroker(ctx context.Context, ln net.Listener) error {
+	return mockkafka.ServeCluster(ctx, ln, orderTopic, 1)
+}
+
+func run(ctx context.Context, env zoo.Env, drain bool) error {
+	// The broker outlives the load, like a real cluster; it runs in a peer
+	// process (MockBroker keeps every request it answered).
+	addr, err := zoo.StartPeer(context.WithoutCancel(ctx), brokerPeer)
+	if err != nil {
+		return err
+	}
+	w, err := NewEventWriter([]string{addr}, orderTopic, drain)
 	if err != nil {
 		return err
 	}

@@ -18,17 +18,18 @@ import (
 
 // EventWriter publishes domain events to Kafka.
 type EventWriter struct {
-	producer sarama.AsyncProducer
-	topic    string
-	queued   atomic.Int64
-	failed   atomic.Int64
+	producer  sarama.AsyncProducer
+	topic     string
+	queued    atomic.Int64
+	failed    atomic.Int64
+	delivered atomic.Int64
 }
 
 // NewEventWriter creates the async producer.
 //
 // BUG: Return.Successes is switched on (someone wanted delivery metrics) but
 // no goroutine drains Successes(); only Errors() is consumed.
-func NewEventWriter(brokers []string, topic string) (*EventWriter, error) {
+func NewEventWriter(brokers []string, topic string, drainSuccesses bool) (*EventWriter, error) {
 	cfg := sarama.NewConfig()
 	cfg.ClientID = "order-service"
 	cfg.ApiVersionsRequest = false
@@ -43,6 +44,9 @@ func NewEventWriter(brokers []string, topic string) (*EventWriter, error) {
 	}
 	w := &EventWriter{producer: p, topic: topic}
 	go w.logErrors()
+	if drainSuccesses {
+		go w.countSuccesses() // the fix: Return.Successes=true needs a reader
+	}
 	return w, nil
 }
 
@@ -57,6 +61,13 @@ func (w *EventWriter) logErrors() {
 
 // Publish encodes an order event and hands it to the producer. It blocks
 // while the producer's input is full.
+// countSuccesses drains the producer's Successes() channel.
+func (w *EventWriter) countSuccesses() {
+	for range w.producer.Successes() {
+		w.delivered.Add(1)
+	}
+}
+
 func (w *EventWriter) Publish(evt *OrderEvent) {
 	payload, err := encodeOrderEvent(evt)
 	if err != nil {

@@ -18,11 +18,25 @@ func init() {
 		Story: "quote service caches every rendered response in a global map keyed by request id, never evicted",
 		Run:   run,
 	})
+	zoo.Register(zoo.Scenario{
+		Name:  "unbounded-map-cache-fixed",
+		Story: "the fix of unbounded-map-cache: the response cache keeps the last 500 responses (FIFO eviction)",
+		Run: func(ctx context.Context, env zoo.Env) error {
+			responseMu.Lock()
+			cacheLimit = 500
+			responseMu.Unlock()
+			return run(ctx, env)
+		},
+	})
 }
 
 var (
 	responseMu    sync.RWMutex
 	responseCache = map[string][]byte{} // request id -> rendered response; no bound, no expiry
+	// cacheLimit bounds the cache in the fixed variant (0: unbounded, the bug);
+	// cacheOrder is the insertion order its FIFO eviction follows.
+	cacheLimit int
+	cacheOrder []string
 )
 
 // cacheResponse keeps a copy of the rendered response so retries of the same
@@ -32,6 +46,13 @@ func cacheResponse(requestID string, body []byte) {
 	copy(entry, body)
 	responseMu.Lock()
 	responseCache[requestID] = entry
+	if cacheLimit > 0 {
+		cacheOrder = append(cacheOrder, requestID)
+		for len(cacheOrder) > cacheLimit {
+			delete(responseCache, cacheOrder[0])
+			cacheOrder = cacheOrder[1:]
+		}
+	}
 	responseMu.Unlock()
 }
 

@@ -17,6 +17,11 @@ type InventoryClient struct {
 	conf           *thrift.TConfiguration
 	heartbeatEvery time.Duration
 
+	// maxConns bounds the pool (the fix): once full, calls reuse connections
+	// round-robin. 0 opens a connection per call (the bug).
+	maxConns int
+	next     int
+
 	mu    sync.Mutex
 	conns []*inventoryConn // every connection opened, released by Close
 }
@@ -68,6 +73,16 @@ func (c *InventoryClient) GetItem(ctx context.Context, sku string) (*Item, error
 
 // openConn dials the service and starts the connection's heartbeat.
 func (c *InventoryClient) openConn() (*inventoryConn, error) {
+	if c.maxConns > 0 {
+		c.mu.Lock()
+		if len(c.conns) >= c.maxConns {
+			conn := c.conns[c.next%len(c.conns)]
+			c.next++
+			c.mu.Unlock()
+			return conn, nil
+		}
+		c.mu.Unlock()
+	}
 	sock := thrift.NewTSocketConf(c.addr, c.conf)
 	buffered := thrift.NewTBufferedTransport(sock, c.bufBytes)
 	framed := thrift.NewTFramedTransportConf(buffered, c.conf)
