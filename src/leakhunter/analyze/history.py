@@ -197,9 +197,12 @@ class History:
         """
         rows = len(self.index)
         col = np.full(rows, np.nan)
-        rv = np.asarray(self._row_valid, dtype=np.int64)
         if have:
-            col[np.isin(rv, list(have))] = 0.0
+            # rv + 1 indexes a table whose entry 0 stands for "no validity row"
+            rv = np.asarray(self._row_valid, dtype=np.int64)
+            seen = np.zeros(rows + 1, dtype=bool)
+            seen[np.fromiter(have, np.int64, len(have)) + 1] = True
+            col[seen[rv + 1]] = 0.0
         valid_rows = {self.index[(_VALID, vt)] for vt in self.tables.values() if vt}
         col[list(valid_rows)] = 0.0
         col[list(have)] = 1.0

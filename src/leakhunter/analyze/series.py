@@ -59,6 +59,8 @@ class SeriesTable:
 class _StackInfo:
     site: str
     frames: tuple[Frame, ...]
+    #: the app functions on frames, filled in by the fold on first use (a cache)
+    app: tuple[str, ...] | None = None
 
 
 class StackResolver:
