@@ -22,6 +22,7 @@ from leakhunter.model.profile import Profile
 __all__ = ["SeriesTable", "StackResolver", "group_key", "profile_frames", "site_key"]
 
 _MAX_CACHED = 200_000
+_RECENT = 4
 
 
 def profile_frames(profile: Profile) -> list[tuple[Frame, ...]]:
@@ -78,6 +79,9 @@ class StackResolver:
         # Frames of address-less locations, numbered for good: the cache keys
         # must mean the same stack in every profile of the series.
         self._frame_ids: dict[tuple[Frame, ...], int] = {}
+        # The last few profiles' stack sets and what they resolved to: a steady
+        # service serves the same stacks snapshot after snapshot.
+        self._recent: dict[bytes, list[_StackInfo]] = {}
 
     def resolve(self, profile: Profile) -> list[_StackInfo]:
         """Return the key and frames of every interned stack of profile."""
@@ -111,8 +115,24 @@ class StackResolver:
             # a cache, not state: stacks that churn for weeks must not grow it forever
             self._cache.clear()
             self._frame_ids.clear()
+            self._recent.clear()
             return self.resolve(profile)
         raw = keyed.tobytes()
+        whole = len(raw).to_bytes(8, "little") + raw + stacks.offsets.tobytes()
+        seen = self._recent.get(whole)
+        if seen is not None:
+            return seen
+        out = self._resolve_stacks(profile, raw, loc_index)
+        if len(self._recent) >= _RECENT:
+            self._recent.clear()
+        self._recent[whole] = out
+        return out
+
+    def _resolve_stacks(
+        self, profile: Profile, raw: bytes, loc_index: npt.NDArray[np.int64]
+    ) -> list[_StackInfo]:
+        """Look every stack up by its keyed bytes, resolving the ones never seen."""
+        stacks = profile.stacks
         offs = (stacks.offsets * 8).tolist()
         out: list[_StackInfo] = []
         frames_cache: list[tuple[Frame, ...]] | None = None
