@@ -200,8 +200,8 @@ def main() -> int:
             f"{r['add_ms'] / r['anchor_add_ms']:>5.2f}x {r['analysis_ms']:>9.1f} "
             f"{r['anchor_analysis_ms']:>7.1f} {r['analysis_ms'] / r['anchor_analysis_ms']:>5.2f}x "
             f"{r['points']:>6} {r['rows']:>5} {r['history_kib'] / 1024:>5.1f} MiB "
-            f"{r['save_kib']:>4.0f} KiB {r['rss_growth_kib'] / 1024:>4.0f} MiB {r['fill_s']:>7.1f}  "
-            f"{r['verdict']}",
+            f"{r['save_kib']:>4.0f} KiB {r['rss_growth_kib'] / 1024:>4.0f} MiB "
+            f"{r['fill_s']:>7.1f}  {r['verdict']}",
             flush=True,
         )
     print(json.dumps(rows))

@@ -101,9 +101,10 @@ def main() -> int:
     inside: list[dict[str, float]] = []
     # the target drives load for as long as every run may take, at the default rate
     budget = 2 * args.runs * (args.snapshots * max(args.interval, 0.15) + 30)
-    with start(args.scenario, duration=budget, linger=60) as svc, tempfile.TemporaryDirectory(
-        prefix="bench-watch-"
-    ) as tmp:
+    with (
+        start(args.scenario, duration=budget, linger=60) as svc,
+        tempfile.TemporaryDirectory(prefix="bench-watch-") as tmp,
+    ):
         print(f"target: {args.scenario} at {svc.url}; {n} snapshots every {interval} s")
         for r in range(args.runs):
             order = ("collect", "watch") if r % 2 == 0 else ("watch", "collect")
@@ -126,8 +127,8 @@ def main() -> int:
     print(f"collect only : {c_ms:6.1f} ms CPU per snapshot (the anchor)")
     print(f"watch        : {w_ms:6.1f} ms CPU per snapshot ({w_ms / c_ms:.2f}x collect only)")
     print(
-        f"  of which the analyser (fold, {analyses:.0f} analyses: live view + verdict): {a_ms:6.1f} ms "
-        f"per snapshot, measured inside; watch - collect = {w_ms - c_ms:6.1f} ms"
+        f"  of which the analyser (fold, {analyses:.0f} analyses: live view + verdict): "
+        f"{a_ms:6.1f} ms per snapshot, measured inside; watch - collect = {w_ms - c_ms:6.1f} ms"
     )
     print(
         json.dumps(

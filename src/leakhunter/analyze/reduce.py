@@ -359,8 +359,11 @@ class RunFold:
         )
 
 
-def _as_list(a: F64 | None) -> list[float] | None:
-    return None if a is None else a.tolist()  # type: ignore[no-any-return]
+def _as_list(a: npt.NDArray[np.generic] | None) -> list[float] | None:
+    if a is None:
+        return None
+    out: list[float] = a.tolist()  # float64 sums (bincount with weights)
+    return out
 
 
 def _creator_app(
