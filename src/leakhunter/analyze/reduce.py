@@ -232,7 +232,9 @@ class RunFold:
                 if v >= best.get(site, -1.0):
                     best[site] = v
                     site_frames[site] = info.frames
-                app = site_app.setdefault(site, set())
+                app = site_app.get(site)
+                if app is None:
+                    app = site_app[site] = set()
                 if len(app) < _MAX_APP_FRAMES:
                     if info.app is None:
                         info.app = tuple(_app_functions(info.frames, matcher))
