@@ -1,6 +1,9 @@
 """Benchmark: the CPU a `watch` costs per snapshot, and how much of it is analysis.
 
-Starts a small real target (a zoo scenario), then, taking turns against it:
+Starts a small real target (a zoo scenario; by default a control whose
+goroutines and heap stay level, so every run sees the same target: against a
+leak, each run would meet a bigger one than the run before), then, taking
+turns against it:
   collect - a process that only collects (``collect()``, the loop `watch` runs,
             writing the same session folder), no analyser: the anchor;
   watch   - `leakhunter watch URL --snapshots N --interval I --out DIR --quiet`
@@ -12,7 +15,7 @@ folding each snapshot plus the live view's re-analyses, thread CPU time) is
 summed too, so the watch's CPU splits into collection and analysis; the
 difference watch - collect is the same split seen from outside.
 
-    python bench/bench_watch.py [--scenario chan-receive-no-sender] [--snapshots 600]
+    python bench/bench_watch.py [--scenario idle-worker-pool] [--snapshots 600]
                                 [--interval 0.05] [--runs 2]
 """
 
@@ -88,7 +91,7 @@ def run_child(code: str, args: list[str]) -> tuple[float, float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--scenario", default="chan-receive-no-sender")
+    ap.add_argument("--scenario", default="idle-worker-pool")
     ap.add_argument("--snapshots", type=int, default=600)
     ap.add_argument("--interval", type=float, default=0.05)
     ap.add_argument("--runs", type=int, default=2)
@@ -99,10 +102,11 @@ def main() -> int:
     cpu: dict[str, list[float]] = {"collect": [], "watch": []}
     walls: dict[str, list[float]] = {"collect": [], "watch": []}
     inside: list[dict[str, float]] = []
-    # the target drives load for as long as every run may take, at the default rate
-    budget = 2 * args.runs * (args.snapshots * max(args.interval, 0.15) + 30)
+    # the target drives load for longer than every run may take (a snapshot of a
+    # small target takes ~0.1-0.4 s on a busy machine); leaving the block stops it
+    budget = 2 * args.runs * (args.snapshots * max(args.interval, 0.5) + 60)
     with (
-        start(args.scenario, duration=budget, linger=60) as svc,
+        start(args.scenario, duration=budget, linger=600) as svc,
         tempfile.TemporaryDirectory(prefix="bench-watch-") as tmp,
     ):
         print(f"target: {args.scenario} at {svc.url}; {n} snapshots every {interval} s")
