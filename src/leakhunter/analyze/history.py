@@ -177,24 +177,36 @@ class History:
         """
         for vt in collected:
             self._row((_VALID, vt))
-        pending = [(self._row(key), v) for key, v in values]
-        rows = len(self.index)
-        col = np.full(rows, np.nan)
-        rv = np.asarray(self._row_valid, dtype=np.int64)
-        have = {self.index[(_VALID, vt)] for vt in collected}
-        for vi in set(rv[rv >= 0].tolist()):
-            col[rv == vi] = 0.0 if vi in have else np.nan
-        for vi in have:
-            col[vi] = 1.0
-        valid_rows = {self.index[(_VALID, vt)] for vt in self.tables.values() if vt}
-        for vi in valid_rows - have:
-            col[vi] = 0.0
-        for i, v in pending:
-            col[i] = v if np.isnan(col[i]) else col[i] + v
+        keys, vals = _unzip(values)
+        get = self.index.get
+        idx = [get(key, -1) for key in keys]
+        for j in (j for j, i in enumerate(idx) if i < 0):
+            idx[j] = self._row(keys[j])  # new rows, in the order their values came
+        col = self._blank_column({self.index[(_VALID, vt)] for vt in collected})
+        _add_values(col, np.asarray(idx, dtype=np.int64), np.asarray(vals, dtype=np.float64))
         self._push(0, t, 1.0, col)
         self.added += 1
         if len(self.index) > self._prune_at:
             self.prune()
+
+    def _blank_column(self, have: set[int]) -> F64:
+        """Return a new column before values: validity rows 1/0, their tables' rows 0 or NaN.
+
+        Rows of a table whose validity row is in ``have`` start at 0 (the key was
+        absent), rows of tables not collected and scalar rows start at NaN.
+        """
+        rows = len(self.index)
+        col = np.full(rows, np.nan)
+        if have:
+            # rv + 1 indexes a table whose entry 0 stands for "no validity row"
+            rv = np.asarray(self._row_valid, dtype=np.int64)
+            seen = np.zeros(rows + 1, dtype=bool)
+            seen[np.fromiter(have, np.int64, len(have)) + 1] = True
+            col[seen[rv + 1]] = 0.0
+        valid_rows = {self.index[(_VALID, vt)] for vt in self.tables.values() if vt}
+        col[list(valid_rows)] = 0.0
+        col[list(have)] = 1.0
+        return col
 
     def _push(self, k: int, t: float, w: float, col: F64) -> None:
         tier = self.tiers[k]
@@ -336,6 +348,25 @@ class History:
             h._reindex(keep)
             h.added = int(meta["added"])
         return h
+
+
+def _unzip(values: Iterable[tuple[Row, float]]) -> tuple[list[Row], list[float]]:
+    pairs = list(values)
+    return [k for k, _ in pairs], [v for _, v in pairs]
+
+
+def _add_values(col: F64, idx: npt.NDArray[np.int64], vals: F64) -> None:
+    """Add values into their rows in the order given; a NaN row takes its first value.
+
+    ``np.bincount`` accumulates in input order from 0.0, so each row gets
+    exactly the sum a left-to-right loop would give (0.0 + v == v).
+    """
+    if not len(idx):
+        return
+    sums = np.bincount(idx, weights=vals, minlength=len(col))
+    hit = np.bincount(idx, minlength=len(col)) > 0
+    base = col[hit]
+    col[hit] = np.where(np.isnan(base), 0.0, base) + sums[hit]
 
 
 def _rebucket(t: F64, w: F64, data: F64, width: float) -> tuple[F64, F64]:

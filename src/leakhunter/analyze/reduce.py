@@ -258,24 +258,31 @@ class RunFold:
             for name in ("inuse_space", "inuse_objects", "alloc_space")
             if name in idx
         }
-        inuse = per_stack.get("inuse_space")
-        objects = per_stack.get("inuse_objects")
-        alloc = per_stack.get("alloc_space")
+        # plain lists: indexing a numpy array per stack costs more than the work itself
+        inuse = _as_list(per_stack.get("inuse_space"))
+        objects = _as_list(per_stack.get("inuse_objects"))
+        alloc = _as_list(per_stack.get("alloc_space"))
+        best, site_frames, site_app = self.best_site_value, self.site_frames, self.site_app
         for s, info in enumerate(infos):
+            site = info.site
             if inuse is not None and inuse[s]:
-                v = float(inuse[s])
-                values.append((("inuse", info.site), v))
-                if v >= self.best_site_value.get(info.site, -1.0):
-                    self.best_site_value[info.site] = v
-                    self.site_frames[info.site] = info.frames
-                app = self.site_app.setdefault(info.site, set())
+                v = inuse[s]
+                values.append((("inuse", site), v))
+                if v >= best.get(site, -1.0):
+                    best[site] = v
+                    site_frames[site] = info.frames
+                app = site_app.get(site)
+                if app is None:
+                    app = site_app[site] = set()
                 if len(app) < _MAX_APP_FRAMES:
-                    app.update(_app_functions(info.frames, matcher))
+                    if info.app is None:
+                        info.app = tuple(_app_functions(info.frames, matcher))
+                    app.update(info.app)
             if objects is not None:
-                values.append((("objects", info.site), float(objects[s])))
+                values.append((("objects", site), objects[s]))
             if alloc is not None and alloc[s]:
-                values.append((("alloc", info.site), float(alloc[s])))
-                self.site_frames.setdefault(info.site, info.frames)
+                values.append((("alloc", site), alloc[s]))
+                site_frames.setdefault(site, info.frames)
         return True
 
     def _counts(
@@ -290,9 +297,10 @@ class RunFold:
         counts = np.bincount(
             prof.sample_stack, weights=prof.column(0).astype(np.float64), minlength=len(infos)
         )
-        for s, info in enumerate(infos):
-            if counts[s]:
-                values.append(((table, info.site), float(counts[s])))
+        for s, c in enumerate(counts.tolist()):
+            if c:
+                info = infos[s]
+                values.append(((table, info.site), c))
                 if table == "group":
                     self.group_frames.setdefault(info.site, info.frames)
         return True
@@ -399,6 +407,13 @@ class RunFold:
 def _present(row: F64) -> F64 | None:
     """Return a row, or None when it holds no figure at all."""
     return row if len(row) and not np.isnan(row).all() else None
+
+
+def _as_list(a: npt.NDArray[np.generic] | None) -> list[float] | None:
+    if a is None:
+        return None
+    out: list[float] = a.tolist()  # float64 sums (bincount with weights)
+    return out
 
 
 def _creator_app(

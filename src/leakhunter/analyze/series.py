@@ -11,33 +11,44 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 import numpy as np
 import numpy.typing as npt
 
 from leakhunter.analyze.frames import AppMatcher, culprit, first_interesting
 from leakhunter.model.goroutine import Frame
-from leakhunter.model.profile import Profile
+from leakhunter.model.profile import Function, Location, Profile
 
-__all__ = ["SeriesTable", "StackResolver", "group_key", "profile_frames", "site_key"]
+__all__ = [
+    "SeriesTable",
+    "StackResolver",
+    "group_key",
+    "location_frames",
+    "profile_frames",
+    "site_key",
+]
 
 _MAX_CACHED = 200_000
+_RECENT = 4
 
 
 def profile_frames(profile: Profile) -> list[tuple[Frame, ...]]:
     """Return, per location (in profile.locations order), its frames innermost first."""
     funcs = {f.id: f for f in profile.functions}
-    out = []
-    for loc in profile.locations:
-        frames = []
-        for ln in loc.lines:
-            f = funcs.get(ln.function_id)
-            if f is not None:
-                frames.append(Frame(f.name, f.filename, ln.line))
-        if not frames:
-            frames.append(Frame(f"0x{loc.address:x}" if loc.address else "<unknown>"))
-        out.append(tuple(frames))
-    return out
+    return [location_frames(loc, funcs) for loc in profile.locations]
+
+
+def location_frames(loc: Location, funcs: Mapping[int, Function]) -> tuple[Frame, ...]:
+    """Return one location's frames, innermost first (its address when it has no lines)."""
+    frames = []
+    for ln in loc.lines:
+        f = funcs.get(ln.function_id)
+        if f is not None:
+            frames.append(Frame(f.name, f.filename, ln.line))
+    if not frames:
+        frames.append(Frame(f"0x{loc.address:x}" if loc.address else "<unknown>"))
+    return tuple(frames)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +70,8 @@ class SeriesTable:
 class _StackInfo:
     site: str
     frames: tuple[Frame, ...]
+    #: the app functions on frames, filled in by the fold on first use (a cache)
+    app: tuple[str, ...] | None = None
 
 
 class StackResolver:
@@ -76,15 +89,16 @@ class StackResolver:
         # Frames of address-less locations, numbered for good: the cache keys
         # must mean the same stack in every profile of the series.
         self._frame_ids: dict[tuple[Frame, ...], int] = {}
+        # The last few profiles' stack sets and what they resolved to: a steady
+        # service serves the same stacks snapshot after snapshot.
+        self._recent: dict[bytes, list[_StackInfo]] = {}
 
     def resolve(self, profile: Profile) -> list[_StackInfo]:
         """Return the key and frames of every interned stack of profile."""
         locs = profile.locations
-        addrs = np.fromiter((loc.address for loc in locs), np.uint64, len(locs))
-        by_address = (
-            bool(addrs.size) and bool((addrs != 0).all()) and len(np.unique(addrs)) == len(addrs)
-        )
-        ids = np.fromiter((loc.id for loc in locs), np.uint64, len(locs))
+        addrs = np.fromiter(map(_ADDRESS, locs), np.uint64, len(locs))
+        by_address = bool(addrs.size) and bool((addrs != 0).all()) and _distinct(addrs)
+        ids = np.fromiter(map(_ID, locs), np.uint64, len(locs))
         order = np.argsort(ids)
         stacks = profile.stacks
         if ids.size and stacks.location_ids.size:
@@ -109,24 +123,71 @@ class StackResolver:
             # a cache, not state: stacks that churn for weeks must not grow it forever
             self._cache.clear()
             self._frame_ids.clear()
+            self._recent.clear()
             return self.resolve(profile)
         raw = keyed.tobytes()
+        whole = len(raw).to_bytes(8, "little") + raw + stacks.offsets.tobytes()
+        seen = self._recent.get(whole)
+        if seen is not None:
+            return seen
+        out = self._resolve_stacks(profile, raw, loc_index)
+        if len(self._recent) >= _RECENT:
+            self._recent.clear()
+        self._recent[whole] = out
+        return out
+
+    def _resolve_stacks(
+        self, profile: Profile, raw: bytes, loc_index: npt.NDArray[np.int64]
+    ) -> list[_StackInfo]:
+        """Look every stack up by its keyed bytes, resolving the ones never seen."""
+        stacks = profile.stacks
         offs = (stacks.offsets * 8).tolist()
         out: list[_StackInfo] = []
-        frames_cache: list[tuple[Frame, ...]] | None = None
+        frames_of = _FramesOf(profile)
         for s in range(len(stacks)):
             k = raw[offs[s] : offs[s + 1]]
             info = self._cache.get(k)
             if info is None:
-                if frames_cache is None:
-                    frames_cache = profile_frames(profile)
                 li = loc_index[stacks.offsets[s] : stacks.offsets[s + 1]].tolist()
-                frames = tuple(fr for i in li for fr in frames_cache[i])
+                frames = tuple(fr for i in li for fr in frames_of(i))
                 info = self._cache[k] = _StackInfo(self._key_of(frames), frames)
                 if self._observe is not None:
                     self._observe(frames)
             out.append(info)
         return out
+
+
+_ADDRESS = attrgetter("address")
+_ID = attrgetter("id")
+
+
+def _distinct(a: npt.NDArray[np.uint64]) -> bool:
+    """Return True when no value repeats (a sort, without np.unique's bookkeeping)."""
+    s = np.sort(a)
+    return bool((s[1:] != s[:-1]).all())
+
+
+class _FramesOf:
+    """One profile's frames per location index, built only for the locations asked for.
+
+    A profile with one new stack needs the frames of that stack's few
+    locations, not of its hundreds.
+    """
+
+    __slots__ = ("done", "funcs", "profile")
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.funcs: dict[int, Function] | None = None
+        self.done: dict[int, tuple[Frame, ...]] = {}
+
+    def __call__(self, i: int) -> tuple[Frame, ...]:
+        got = self.done.get(i)
+        if got is None:
+            if self.funcs is None:
+                self.funcs = {f.id: f for f in self.profile.functions}
+            got = self.done[i] = location_frames(self.profile.locations[i], self.funcs)
+        return got
 
 
 def site_key(matcher: AppMatcher) -> Callable[[tuple[Frame, ...]], str]:
