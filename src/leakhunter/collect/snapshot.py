@@ -50,11 +50,17 @@ class SnapshotView(Protocol):
         ...
 
 
-def decode_profile(data: bytes, source: str, max_bytes: int | None = None) -> Profile:
-    """Decode a (gzipped) pprof protobuf; FormatError on bad input."""
+def decode_profile(
+    data: bytes, source: str, max_bytes: int | None = None, *, labels: bool = True
+) -> Profile:
+    """Decode a (gzipped) pprof protobuf; FormatError on bad input.
+
+    ``labels=False``: the samples' labels are checked but not kept (analysis
+    never reads them).
+    """
     from leakhunter.formats.pprof import decode
 
-    return decode(data, source=source, max_bytes=max_bytes)
+    return decode(data, source=source, max_bytes=max_bytes, labels=labels)
 
 
 def dump_text(data: bytes, source: str, max_bytes: int | None = None) -> str:
