@@ -58,10 +58,14 @@ def cache_dir() -> Path:
     return (Path(base) if base else Path.home() / ".cache" / "leakhunter") / "goprogs_rules"
 
 
-def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
+def _env(extra: dict[str, str] | None = None, *, modules: bool = False) -> dict[str, str]:
     env = dict(os.environ)
-    # Never download a toolchain or modules: the program uses the standard library only.
-    env.update(GOTOOLCHAIN="local", GOFLAGS="-buildvcs=false", GOPROXY="off", CGO_ENABLED="0")
+    # Never download a toolchain. The leaks program uses the standard library only;
+    # the kafka program's modules come from the Go module proxy, pinned by its go.sum
+    # (offline it skipped on every fresh machine: the zoo needs other versions).
+    env.update(GOTOOLCHAIN="local", GOFLAGS="-buildvcs=false", CGO_ENABLED="0")
+    if not modules:
+        env["GOPROXY"] = "off"
     env.update(extra or {})
     return env
 
@@ -85,11 +89,12 @@ def build(program: str = "leaks") -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}")
     cmd = [go, "build", "-o", str(tmp), pkg]
-    result = subprocess.run(
-        cmd, cwd=cwd, capture_output=True, text=True, env=_env({"GOEXPERIMENT": EXPERIMENT})
-    )
+    modules = program != "leaks"
+    env = _env({"GOEXPERIMENT": EXPERIMENT}, modules=modules)
+    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
     if result.returncode != 0 and "GOEXPERIMENT" in result.stderr:
-        result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=_env())
+        env = _env(modules=modules)
+        result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise BuildError(f"go build {pkg} ({program}) failed:\n{result.stderr[-3000:]}")
     os.replace(tmp, target)

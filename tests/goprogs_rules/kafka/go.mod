@@ -1,5 +1,5 @@
-// The Kafka pattern needs sarama, so it is its own module; it builds offline from
-// the module cache the zoo build fills (tests skip it loudly when that is missing).
+// The Kafka pattern needs sarama, so it is its own module; its modules come from
+// the Go module proxy, pinned by go.sum (tests skip it loudly when that fails).
 module leakhunter.test/goprogs_rules/kafka
 
 go 1.26.0 // sarama needs a recent toolchain; no timer semantics matter here
