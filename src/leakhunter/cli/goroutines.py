@@ -7,19 +7,14 @@ import sys
 from typing import ClassVar
 
 from leakhunter.cli.base import EXIT_OK
+from leakhunter.cli.parse import count, duration
 from leakhunter.errors import UsageError
+from leakhunter.safe_numbers import MAX_INT64
 
 __all__ = ["GoroutinesCommand"]
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+_positive = count(1, MAX_INT64)
 
 
 class GoroutinesCommand:
@@ -52,7 +47,7 @@ class GoroutinesCommand:
         )
         parser.add_argument(
             "--timeout",
-            type=float,
+            type=duration,
             default=30.0,
             metavar="SECONDS",
             help="HTTP timeout for URL sources (default 30)",

@@ -10,7 +10,7 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 from leakhunter.cli._verdict_out import add_verdict_options, analyze_options, emit_verdict
-from leakhunter.cli.parse import duration
+from leakhunter.cli.parse import count, duration
 
 __all__ = ["WatchCommand", "add_watch_options", "default_out_dir"]
 
@@ -28,7 +28,9 @@ def add_watch_options(parser: argparse.ArgumentParser) -> None:
     stop.add_argument(
         "--duration", type=duration, metavar="DUR", help="how long to watch (default 10m)"
     )
-    stop.add_argument("--snapshots", type=int, metavar="N", help="how many snapshots to take")
+    stop.add_argument(
+        "--snapshots", type=count(1, 10**9), metavar="N", help="how many snapshots to take"
+    )
     parser.add_argument(
         "--out", metavar="DIR", help="session folder (default: ./leakhunter-sessions/...)"
     )
@@ -37,7 +39,13 @@ def add_watch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout", type=duration, default=10.0, metavar="DUR", help="per-request timeout"
     )
-    parser.add_argument("--retries", type=int, default=2, metavar="N", help="retries per request")
+    parser.add_argument(
+        "--retries",
+        type=count(0, 100),
+        default=2,
+        metavar="N",
+        help="retries per request (0-100; a watch's window ends them all the same)",
+    )
     parser.add_argument(
         "--header",
         action="append",
