@@ -39,7 +39,14 @@ from pathlib import Path
 from types import MappingProxyType
 
 from leakhunter import __version__
+from leakhunter.collect.session_checks import (
+    check_schema,
+    member_problem,
+    read_json,
+    record_numbers,
+)
 from leakhunter.errors import FormatError, LeakhunterError
+from leakhunter.formats.bounded_read import read_capped
 from leakhunter.formats.limits import is_gzip, maybe_gunzip
 from leakhunter.formats.memstats import MemStats
 from leakhunter.model import Profile
@@ -206,6 +213,7 @@ class SnapshotRecord:
         """Build a record from parsed JSON; FormatError on a malformed one."""
         if not isinstance(obj, dict):
             raise FormatError(source, "snapshot record is not a JSON object")
+        record_numbers(obj, source)
         try:
             limits = obj.get("limits") or {}
             limit = limits.get("gomemlimit") if isinstance(limits, dict) else None
@@ -251,10 +259,7 @@ class Snapshot:
 
     def read_bytes(self, kind: str) -> bytes:
         """Return a file's bytes as stored (gzipped)."""
-        try:
-            return self.path(kind).read_bytes()
-        except OSError as exc:
-            raise FormatError(str(self.path(kind)), f"cannot read ({exc.strerror})") from None
+        return read_capped(str(self.path(kind)))
 
     def profile(self, kind: str = "heap", *, max_bytes: int | None = None) -> Profile:
         """Decode one protobuf profile (heap, goroutine, goroutineleak, allocs)."""
@@ -341,13 +346,16 @@ class SessionWriter:
 
 def _read_manifest(directory: Path, warnings: list[str]) -> Manifest | None:
     path = directory / _MANIFEST
-    try:
-        return Manifest.from_json(json.loads(path.read_bytes()), str(path))
-    except FileNotFoundError:
+    if not path.exists():
         warnings.append(f"{path}: missing; target and options unknown")
+        return None
+    try:
+        manifest = Manifest.from_json(read_json(path), str(path))
     except (OSError, ValueError, FormatError) as exc:
         warnings.append(f"{path}: unreadable ({exc}); target and options unknown")
-    return None
+        return None
+    check_schema(manifest.schema, str(path))  # another version's layout: refuse, don't guess
+    return manifest
 
 
 def load_session(directory: str | Path) -> Session:
@@ -365,17 +373,23 @@ def load_session(directory: str | Path) -> Session:
     warnings: list[str] = []
     manifest = _read_manifest(root, warnings)
     snapshots: list[Snapshot] = []
-    for path in sorted(root.iterdir()):
-        if not _RECORD.match(path.name):
+    try:
+        names = sorted(p.name for p in root.iterdir())
+    except OSError as exc:
+        raise FormatError(str(root), f"cannot read the session ({exc.strerror or exc})") from None
+    for name in names:
+        if not _RECORD.match(name):
             continue
+        path = root / name
         try:
-            record = SnapshotRecord.from_json(json.loads(path.read_bytes()), str(path))
+            record = SnapshotRecord.from_json(read_json(path), str(path))
         except (OSError, ValueError, FormatError) as exc:
             warnings.append(f"{path.name}: skipped ({exc})")
             continue
-        missing = [n for n in record.files.values() if not (root / n).is_file()]
+        problems = {n: member_problem(root, n) for n in record.files.values()}
+        missing = [n for n, problem in problems.items() if problem]
         if missing:
-            warnings.append(f"{path.name}: missing {', '.join(missing)}")
+            warnings.append(f"{path.name}: {'; '.join(str(problems[n]) for n in missing)}")
             kept = {k: n for k, n in record.files.items() if n not in missing}
             record = replace(record, files=MappingProxyType(kept))
         snapshots.append(Snapshot(root, record))
