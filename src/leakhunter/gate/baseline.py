@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 from leakhunter.analyze.verdict import Finding, FindingVerdict
-from leakhunter.collect.session import atomic_write
 from leakhunter.errors import UsageError
+from leakhunter.report.output_file import write_output
 
 __all__ = ["BASELINE_SCHEMA", "read_baseline", "signature", "write_baseline"]
 
@@ -29,10 +29,7 @@ def write_baseline(path: str | Path, findings: tuple[Finding, ...]) -> int:
     """Write the leak findings' signatures; return how many were written."""
     sigs = sorted({signature(f) for f in findings if f.verdict is FindingVerdict.LEAK})
     doc = {"schema": BASELINE_SCHEMA, "findings": [{"signature": s} for s in sigs]}
-    try:
-        atomic_write(Path(path), (json.dumps(doc, indent=2) + "\n").encode())
-    except OSError as exc:
-        raise UsageError(f"cannot write baseline {path}: {exc.strerror}") from None
+    write_output(path, (json.dumps(doc, indent=2) + "\n").encode())
     return len(sigs)
 
 
