@@ -18,7 +18,7 @@ from leakhunter.analyze.judge import AnalyzeOptions
 from leakhunter.analyze.verdict import Verdict
 from leakhunter.cli._verdict_out import add_verdict_options, analyze_options, emit_verdict
 from leakhunter.cli.parse import duration
-from leakhunter.cli.watch import add_watch_options, default_out_dir
+from leakhunter.cli.watch import add_watch_options, default_out_dir, target_and_options
 from leakhunter.errors import TargetError, UsageError
 from leakhunter.gate.allowlist import AllowEntry
 
@@ -159,13 +159,14 @@ class _Check:
             time.sleep(0.1)
 
     def watch(self, url: str) -> Verdict:
-        from leakhunter.cli._watch_run import run_watch, watch_options
+        from leakhunter.cli._watch_run import run_watch
 
         color = not self.args.no_color and sys.stderr.isatty()
+        url, wopts = target_and_options(url, self.args)
         try:
             return run_watch(
                 url,
-                watch_options(self.args),
+                wopts,
                 self.aopts,
                 self.out,
                 color=color,

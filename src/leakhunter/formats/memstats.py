@@ -25,7 +25,7 @@ from types import MappingProxyType
 from leakhunter.errors import FormatError
 from leakhunter.safe_numbers import NumberError, checked_float, checked_int, parse_int
 
-__all__ = ["MemStats", "parse_memstats", "split_heap_text"]
+__all__ = ["MemStats", "looks_like_heap_text", "parse_memstats", "split_heap_text"]
 
 _HEADER = "# runtime.MemStats"
 
@@ -91,6 +91,18 @@ class MemStats:
             last_gc=fields.get("LastGC", 0),
             fields=MappingProxyType(dict(fields)),
         )
+
+
+def looks_like_heap_text(data: bytes) -> bool:
+    """Return True when data is heap?debug=1 text at all (even if its MemStats are bad).
+
+    Tells a target that serves pprof with one bad figure from one that answers
+    200 with something else entirely (a login page, a proxy's error page).
+    """
+    head = data[:4096].lstrip()
+    return (
+        head.startswith((b"heap profile:", _HEADER.encode())) or (b"\n" + _HEADER.encode()) in data
+    )
 
 
 def split_heap_text(text: str) -> tuple[str, str]:

@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from leakhunter.collect.session import SnapshotRecord
+from leakhunter.collect.urls import redact
 from leakhunter.report.terminal import sparkline
 from leakhunter.units import format_value
 
@@ -37,7 +38,7 @@ class WatchProgress:
         live: bool | None = None,
         color: bool = True,
     ) -> None:
-        self.target = target
+        self.target = redact(target)  # never show a URL's password
         self.planned = planned
         self.interval = interval
         self.stream = stream or sys.stderr
