@@ -64,6 +64,7 @@ class GoroutinesCommand:
             raise UsageError("--timeout must be positive")
         dump = read_dump(args.source, timeout=args.timeout, keep_goroutines=False)
         ranked = rank_groups(dump)
+        _warn_skipped(dump.skipped_lines, dump.skipped_blocks, args.source)
         if args.json:
             if dump.truncated:
                 print(
@@ -76,3 +77,17 @@ class GoroutinesCommand:
             limit = 10 if args.top is None else args.top
             sys.stdout.write(render_goroutines_text(dump, ranked, limit, args.source))
         return EXIT_OK
+
+
+def _warn_skipped(lines: int, blocks: int, source: str) -> None:
+    """Say on stderr what the parser skipped: nothing is dropped silently."""
+    parts = []
+    if blocks:
+        parts.append(f"{blocks} unreadable goroutine block(s)")
+    if lines:
+        parts.append(f"{lines} line(s) outside goroutine blocks")
+    if parts:
+        print(
+            f"leakhunter: warning: {source}: skipped {' and '.join(parts)}",
+            file=sys.stderr,
+        )
