@@ -19,6 +19,7 @@ from rich.text import Text
 
 from leakhunter.collect.session import SnapshotRecord
 from leakhunter.collect.urls import redact
+from leakhunter.report.safe_text import for_terminal
 from leakhunter.report.terminal import sparkline
 from leakhunter.units import format_value
 
@@ -73,7 +74,7 @@ class WatchProgress:
             self._live = None
 
     def _line(self, text: str) -> None:
-        self.stream.write(text + "\n")
+        self.stream.write(for_terminal(text) + "\n")  # errors quote the target's answers
         self.stream.flush()
 
     def snapshot(self, rec: SnapshotRecord) -> None:
@@ -87,7 +88,7 @@ class WatchProgress:
                 self.goroutines.append(float(rec.goroutines))
             if rec.errors:
                 self.errors += 1
-                self.last_errors = dict(rec.errors)
+                self.last_errors = {k: for_terminal(e) for k, e in rec.errors.items()}
             restarted = rec.epoch != self.epoch
             self.epoch = rec.epoch
         if self._live is not None:
@@ -108,6 +109,7 @@ class WatchProgress:
 
     def set_suspects(self, suspects: list[str]) -> None:
         """Replace the leading suspects shown."""
+        suspects = [for_terminal(s) for s in suspects]  # function names from the target
         with self._lock:
             changed = suspects != self.suspects
             self.suspects = suspects
