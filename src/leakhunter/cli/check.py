@@ -119,7 +119,16 @@ class _Check:
                 load = Child(args.load, "load")
             watcher = threading.Thread(target=self.monitor, args=(service, load), daemon=True)
             watcher.start()
-            verdict = self.watch(url)
+            try:
+                verdict = self.watch(url)
+            except TargetError:
+                # A failed load or a dead service stops the watch early; blame
+                # them, not the target, even when the monitor has not looked yet.
+                self.look(service, load)
+                if self.failure:
+                    raise TargetError(self.failure) from None
+                raise
+            self.look(service, load)
             if self.failure:
                 raise TargetError(self.failure)
         finally:
@@ -146,17 +155,22 @@ class _Check:
                 time.sleep(0.2)
 
     def monitor(self, service: object, load: object) -> None:
+        while not self.stop.is_set():
+            if self.look(service, load):
+                self.stop.set()
+                return
+            time.sleep(0.1)
+
+    def look(self, service: object, load: object) -> bool:
+        """Record the first failure of the service or the load; return True once there is one."""
         from leakhunter.collect.process import Child
 
-        while not self.stop.is_set():
+        if self.failure is None:
             if isinstance(service, Child) and service.poll() is not None:
                 self.failure = "the service died during the check: " + service.died()
             elif isinstance(load, Child) and load.poll() not in (None, 0):
                 self.failure = "the load failed: " + load.died()
-            if self.failure:
-                self.stop.set()
-                return
-            time.sleep(0.1)
+        return self.failure is not None
 
     def watch(self, url: str) -> Verdict:
         from leakhunter.cli._watch_run import run_watch

@@ -52,6 +52,8 @@ __all__ = ["WINDOW_GRACE", "WatchOptions", "WatchResult", "collect", "is_restart
 
 #: Seconds a request may run past the end of the window (the last snapshot's time).
 WINDOW_GRACE = 2.0
+# How late past the window's end the last snapshot may still start (timer jitter).
+_LATE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,7 +360,7 @@ def collect(
                 stopped = "interrupted"
                 break
             now = clock()
-            if options.duration is not None and seq and now - start > options.duration + 1e-9:
+            if options.duration is not None and seq and now - start > options.duration + _LATE:
                 break  # a slow snapshot ran past the window: none starts after it
             slot = max(slot, math.floor((now - start) / options.interval + 1e-9)) + 1
             last_by_time = (
