@@ -107,8 +107,15 @@ class Child:
             self.proc = spawn(_kept(command)) if _SUPERVISED else spawn(command, shell=True)
         except OSError as exc:
             raise TargetError(f"cannot start the {role} command: {exc.strerror}") from None
-        for stream, sink in ((self.proc.stdout, self.lines.append), (self.proc.stderr, self._err)):
-            threading.Thread(target=pump, args=(stream, sink), daemon=True).start()
+        self._pumps = [
+            threading.Thread(target=pump, args=(stream, sink), daemon=True)
+            for stream, sink in (
+                (self.proc.stdout, self.lines.append),
+                (self.proc.stderr, self._err),
+            )
+        ]
+        for thread in self._pumps:
+            thread.start()
 
     def _err(self, line: str) -> None:
         self.err.append(line)
@@ -168,6 +175,11 @@ class Child:
         # the shell may be gone while something it started still runs in the group
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        # The pipes are not closed here: a pump thread may be blocked reading one
-        # that a stray daemon still holds, and close() would wait for it forever.
-        # The pump threads are daemons; the pipes go with the process.
+        # A pipe is closed only once its pump saw EOF: while a stray process still
+        # holds it (one the keeper could not reach), the pump blocks in a read and
+        # close() would wait for it forever. Such a pipe goes with our process.
+        for thread, stream in zip(self._pumps, (self.proc.stdout, self.proc.stderr), strict=True):
+            thread.join(timeout=2.0)
+            if stream is not None and not thread.is_alive():
+                with contextlib.suppress(OSError):
+                    stream.close()
