@@ -131,3 +131,23 @@ def test_memstats_figures_are_within_int64_or_refused(value: int, field: str) ->
         assert not 0 <= value <= MAX_INT64
         return
     assert all(0 <= v <= MAX_INT64 for v in stats.fields.values())
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.text(max_size=30))
+def test_the_input_cap_from_the_environment_is_positive_or_refused(raw: str) -> None:
+    import os
+    from unittest import mock
+
+    from leakhunter.errors import UsageError
+    from leakhunter.formats.limits import DEFAULT_MAX_BYTES, max_bytes_from_env
+
+    if "\0" in raw:
+        return  # not representable in an environment
+    with mock.patch.dict(os.environ, {"LEAKHUNTER_MAX_INPUT_BYTES": raw}):
+        try:
+            cap = max_bytes_from_env()
+        except UsageError:
+            return
+    assert 1 <= cap <= MAX_INT64
+    assert cap == DEFAULT_MAX_BYTES or cap == int(raw)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
 import stat
+import sys
 import threading
 from pathlib import Path
 
@@ -141,3 +144,37 @@ def test_write_output_writes_the_named_file_and_keeps_every_link(
     if kind != "new" and kind != "file":
         assert path.is_symlink()
     assert sorted(p.name for p in root.iterdir() if p.name.startswith(".")) == []  # no temp left
+
+
+class _FailingStdout(io.TextIOWrapper):
+    """A stdout whose every write fails the way a full disk or a closed pipe does."""
+
+    def __init__(self, err: int) -> None:
+        super().__init__(io.BytesIO(), encoding="utf-8")
+        self.err = err
+
+    def write(self, s: str) -> int:
+        raise OSError(self.err, os.strerror(self.err))
+
+    def flush(self) -> None:
+        raise OSError(self.err, os.strerror(self.err))
+
+
+@settings(max_examples=12, deadline=None, database=None)
+@given(
+    err=st.sampled_from([errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EDQUOT, errno.EFBIG]),
+    argv=st.sampled_from([("top", str(HEAP)), ("analyze", str(SESSION), "-q")]),
+)
+def test_any_stdout_write_error_is_exit_2(err: int, argv: tuple[str, ...]) -> None:
+    from leakhunter.cli.main import _run
+
+    out, saved_err = _FailingStdout(err), io.StringIO()
+    real_out, real_err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, saved_err
+    try:
+        code = _run(list(argv))
+    finally:
+        sys.stdout, sys.stderr = real_out, real_err
+    assert code == 2
+    assert saved_err.getvalue().count("\n") == 1
+    assert "standard output" in saved_err.getvalue()

@@ -205,3 +205,23 @@ def test_a_target_answering_200_with_garbage_is_a_target_error(tmp_path: Path) -
             timeout=120,
         )
     one_line_error(proc)
+
+
+@settings(max_examples=10, deadline=None, database=None)
+@given(
+    retries=st.integers(0, 100),
+    timeout=st.floats(0.05, 30.0),
+    window=st.floats(0.05, 0.6),
+)
+def test_a_deadline_bounds_every_get(retries: int, timeout: float, window: float) -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)  # accepts, never answers
+    try:
+        options = FetchOptions(timeout=timeout, retries=retries, backoff=0.01)
+        started = time.monotonic()
+        with Fetcher(options, deadline=started + window) as fetcher, pytest.raises(FetchError):
+            fetcher.get(f"http://127.0.0.1:{sock.getsockname()[1]}/debug/pprof/heap")
+        assert time.monotonic() - started < window + 1.5
+    finally:
+        sock.close()
