@@ -141,3 +141,17 @@ def test_gunzip_refuses_a_bomb_at_any_cap() -> None:
     for cap in (1, 1000, 1 << 20, (8 << 20) - 1):
         with pytest.raises(FormatError, match="more than"):
             maybe_gunzip(bomb, "bomb", cap)
+
+
+@pytest.mark.parametrize("flag", ["--allowlist", "--baseline"])
+def test_gate_files_from_a_device_are_capped(flag: str) -> None:
+    proc = lh(
+        "check",
+        "--url",
+        "http://127.0.0.1:9",
+        flag,
+        "/dev/zero",
+        timeout=60,
+        preexec_fn=_limit_memory,
+    )
+    assert "more than" in one_line_error(proc)

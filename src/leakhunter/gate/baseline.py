@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 
 from leakhunter.analyze.verdict import Finding, FindingVerdict
-from leakhunter.errors import UsageError
+from leakhunter.errors import FormatError, UsageError
+from leakhunter.formats.bounded_read import read_capped
 from leakhunter.report.output_file import write_output
 
 __all__ = ["BASELINE_SCHEMA", "read_baseline", "signature", "write_baseline"]
@@ -41,11 +42,11 @@ def read_baseline(path: str | Path) -> frozenset[str]:
     """
     p = Path(path)
     try:
-        doc = json.loads(p.read_text())
+        doc = json.loads(read_capped(str(p), 16 << 20))  # a FIFO or device: capped
         if doc.get("schema") != BASELINE_SCHEMA:
             raise ValueError(f"schema is not {BASELINE_SCHEMA}")
         return frozenset(str(item["signature"]) for item in doc["findings"])
-    except OSError as exc:
-        raise UsageError(f"{p}: cannot read baseline ({exc.strerror})") from None
+    except FormatError as exc:
+        raise UsageError(f"cannot read baseline {exc}") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UsageError(f"{p}: not a leakhunter baseline ({exc})") from None
