@@ -45,6 +45,7 @@ from leakhunter.collect.session_checks import (
     read_json,
     record_numbers,
 )
+from leakhunter.collect.urls import redact
 from leakhunter.errors import FormatError, LeakhunterError
 from leakhunter.formats.bounded_read import read_capped
 from leakhunter.formats.limits import is_gzip, maybe_gunzip
@@ -148,7 +149,7 @@ class Manifest:
             raise FormatError(source, "not a leakhunter session manifest")
         options = obj.get("options")
         return Manifest(
-            target=str(obj.get("target", "")),
+            target=redact(str(obj.get("target", ""))),  # older sessions may hold a password
             started=str(obj.get("started", "")),
             options=MappingProxyType(dict(options) if isinstance(options, dict) else {}),
             tool_version=str(obj.get("tool_version", "")),

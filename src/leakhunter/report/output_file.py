@@ -8,8 +8,9 @@ temp file over such a path replaces the node itself (as root it replaced
 - a regular file (or a new path) is written atomically, temp file + rename, so
   a reader never sees half a report; a symlink is followed and its target is
   replaced, the link stays;
-- anything else (device, FIFO, socket, anything under /dev or /proc, whose
-  links name file descriptors) is opened and written through;
+- anything else (device, FIFO, socket) is opened and written through, and so
+  is any path naming a file descriptor (/dev/stdout, /dev/fd/N, /proc/PID/fd/N),
+  in append mode: it may be the very file the shell redirected stdout to;
 - a directory is refused. Every failure is one :class:`OutputError` line.
 """
 
@@ -26,7 +27,8 @@ from leakhunter.errors import OutputError
 
 __all__ = ["write_output", "write_stdout"]
 
-_THROUGH_PREFIXES = ("/dev/", "/proc/")
+# Paths that name an open file descriptor rather than a file.
+_DESCRIPTORS = ("/dev/fd/", "/dev/stdin", "/dev/stdout", "/dev/stderr", "/proc/")
 
 
 def write_output(path: str | Path, data: bytes) -> Path:
@@ -46,8 +48,11 @@ def write_output(path: str | Path, data: bytes) -> Path:
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise OutputError(f"cannot write {path}: it is a directory")
     through = (st is not None and not stat.S_ISREG(st.st_mode)) or any(
-        p.startswith(_THROUGH_PREFIXES) for p in (named, real)
+        p.startswith(_DESCRIPTORS) for p in (named, real)
     )
+    if st is not None and _is_stdout(st):
+        write_stdout(data)  # /dev/stdout and the like: one stream, one offset, in order
+        return Path(named)
     if through:
         _write_through(named, data, str(path))
         return Path(named)
@@ -58,10 +63,19 @@ def write_output(path: str | Path, data: bytes) -> Path:
     return Path(real)
 
 
+def _is_stdout(st: os.stat_result) -> bool:
+    """Return True when st is the file standard output writes to."""
+    try:
+        out = os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (out.st_dev, out.st_ino) == (st.st_dev, st.st_ino)
+
+
 def _write_through(path: str, data: bytes, shown: str) -> None:
     try:
-        # O_TRUNC only matters for a regular file behind /dev/fd or /proc links.
-        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0))
+        # O_APPEND: a regular file behind /dev/stdout is shared with stdout itself.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise OutputError(f"cannot write {shown}: {exc.strerror or exc}") from None
     try:
