@@ -15,7 +15,10 @@ from hypothesis import strategies as st
 from hostile_helpers import env, lh
 from leakhunter.collect.process import Child
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux keeper")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux keeper"),
+]
 
 SERVICE = """
 import os, sys, time
