@@ -21,6 +21,7 @@ from leakhunter.cli.parse import duration
 from leakhunter.cli.watch import add_watch_options, default_out_dir, target_and_options
 from leakhunter.errors import TargetError, UsageError
 from leakhunter.gate.allowlist import AllowEntry
+from leakhunter.urls import redact
 
 __all__ = ["CheckCommand"]
 
@@ -113,7 +114,7 @@ class _Check:
                 if url is None:
                     url = service.find_address(args.startup_timeout)
             self.wait_ready(url, service)
-            self.say(f"service is up at {url}")
+            self.say(f"service is up at {redact(url)}")
             if args.load:
                 self.say(f"starting the load: {args.load}")
                 load = Child(args.load, "load")
@@ -151,7 +152,9 @@ class _Check:
                     if isinstance(service, Child) and service.poll() is not None:
                         raise TargetError(service.died()) from None
                     if time.monotonic() > deadline:
-                        raise TargetError(f"service never answered at {url}: {exc}") from None
+                        raise TargetError(
+                            f"service never answered at {redact(url)}: {exc}"
+                        ) from None
                 time.sleep(0.2)
 
     def monitor(self, service: object, load: object) -> None:

@@ -10,6 +10,7 @@ from leakhunter.cli.base import EXIT_OK
 from leakhunter.cli.parse import count, duration
 from leakhunter.errors import UsageError
 from leakhunter.safe_numbers import MAX_INT64
+from leakhunter.urls import redact
 
 __all__ = ["GoroutinesCommand"]
 
@@ -63,19 +64,20 @@ class GoroutinesCommand:
         if args.timeout <= 0:
             raise UsageError("--timeout must be positive")
         dump = read_dump(args.source, timeout=args.timeout, keep_goroutines=False)
+        shown = redact(args.source)  # a URL's password is used, never shown
         ranked = rank_groups(dump)
-        _warn_skipped(dump.skipped_lines, dump.skipped_blocks, args.source)
+        _warn_skipped(dump.skipped_lines, dump.skipped_blocks, shown)
         if args.json:
             if dump.truncated:
                 print(
-                    f"leakhunter: warning: {args.source}: the dump is truncated; "
+                    f"leakhunter: warning: {shown}: the dump is truncated; "
                     "counts cover its complete part only",
                     file=sys.stderr,
                 )
             sys.stdout.write(render_goroutines_json(dump, ranked, args.top) + "\n")
         else:
             limit = 10 if args.top is None else args.top
-            sys.stdout.write(render_goroutines_text(dump, ranked, limit, args.source))
+            sys.stdout.write(render_goroutines_text(dump, ranked, limit, shown))
         return EXIT_OK
 
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from leakhunter.cli._verdict_out import add_verdict_options, analyze_options, emit_verdict
 from leakhunter.cli.parse import count, duration
-from leakhunter.collect.urls import split_credentials
+from leakhunter.urls import split_credentials
 
 if TYPE_CHECKING:
     from leakhunter.collect.watch import WatchOptions

@@ -12,7 +12,7 @@ waiting for). Redirects are followed on the same origin only (scheme, host,
 port), with every header; to another host only when ``redirect_hosts`` names
 it, and then without the custom headers, the token or the URL's credentials,
 so secrets never leave for a host the user did not name. Credentials never
-appear in a message (see leakhunter.collect.urls).
+appear in a message (see leakhunter.urls).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from leakhunter import __version__
-from leakhunter.collect.urls import redact, same_origin
 from leakhunter.errors import TargetError
+from leakhunter.urls import redact, same_origin
 
 __all__ = ["FetchError", "FetchOptions", "Fetcher", "Response", "fetch"]
 

@@ -45,12 +45,12 @@ from leakhunter.collect.session_checks import (
     read_json,
     record_numbers,
 )
-from leakhunter.collect.urls import redact
 from leakhunter.errors import FormatError, LeakhunterError
 from leakhunter.formats.bounded_read import read_capped
 from leakhunter.formats.limits import is_gzip, maybe_gunzip
 from leakhunter.formats.memstats import MemStats
 from leakhunter.model import Profile
+from leakhunter.urls import redact
 
 __all__ = [
     "FILE_SUFFIXES",

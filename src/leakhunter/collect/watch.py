@@ -44,9 +44,9 @@ from leakhunter.collect.targets import (
     target_base,
     trim_dump,
 )
-from leakhunter.collect.urls import split_credentials
 from leakhunter.errors import FormatError, UsageError
 from leakhunter.formats.memstats import MemStats, looks_like_heap_text, parse_memstats
+from leakhunter.urls import split_credentials
 
 __all__ = ["WINDOW_GRACE", "WatchOptions", "WatchResult", "collect", "is_restart", "target_base"]
 

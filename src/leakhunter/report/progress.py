@@ -18,10 +18,10 @@ from rich.table import Table
 from rich.text import Text
 
 from leakhunter.collect.session import SnapshotRecord
-from leakhunter.collect.urls import redact
 from leakhunter.report.safe_text import for_terminal
 from leakhunter.report.terminal import sparkline
 from leakhunter.units import format_value
+from leakhunter.urls import redact
 
 __all__ = ["WatchProgress"]
 
