@@ -225,3 +225,14 @@ def test_a_deadline_bounds_every_get(retries: int, timeout: float, window: float
         assert time.monotonic() - started < window + 1.5
     finally:
         sock.close()
+
+
+def test_goroutines_from_a_url_never_shows_its_password() -> None:
+    dump = b"goroutine 1 [chan receive]:\nmain.main()\n\t/src/main.go:10 +0x1d\n"
+    with FakeServer({"/debug/pprof/goroutine": lambda r: Reply(body=dump)}) as target:
+        url = target.url.replace("http://", "http://alice:s3cret-pass@")
+        proc = lh("goroutines", url, timeout=60)
+        sent = target.requests[-1].headers.get("authorization", "")
+    assert proc.returncode == 0, proc.stderr
+    assert sent.startswith("Basic ")
+    assert "s3cret-pass" not in proc.stdout + proc.stderr
