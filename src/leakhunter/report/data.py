@@ -203,6 +203,11 @@ def _groups(
     last = _try(lambda: parse(last_snap), notes)
     if last is None:
         return None
+    if last.skipped_lines or last.skipped_blocks:  # nothing is dropped silently
+        notes.append(
+            f"the goroutine dump of snapshot {last_snap.seq}: skipped "
+            f"{last.skipped_blocks} unreadable block(s) and {last.skipped_lines} other line(s)"
+        )
     first = _try(lambda: parse(first_snap), notes) if first_snap is not last_snap else None
     before = {g.key: g.count for g in first.groups} if first is not None else None
     rows = tuple(
