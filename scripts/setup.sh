@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
 # Set up leakhunter for development on a fresh machine: a virtualenv in .venv with
 # the package (editable) and its dev tools. Idempotent and quick when already done.
+# `setup.sh --test-tools` (what scripts/test.sh runs) also installs, as root, the
+# Debian packages only the tests and benchmarks use (Chromium, panicparse); the
+# main job (scripts/demo.sh) needs none of them and installs none.
 # Go (for the zoo and the anchor tests) is used if present; its modules come from
 # the Go module proxy, pinned by zoo/go.sum, and are fetched by the zoo build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+test_tools=0
+for arg in "$@"; do
+  case "$arg" in
+    --test-tools) test_tools=1 ;;
+    *) echo "setup: unknown option $arg (known: --test-tools)" >&2; exit 2 ;;
+  esac
+done
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv" >&2
   "$PY" -m venv .venv
@@ -28,8 +38,9 @@ fi
 # Byte-compile the package as a regular (non-editable) install does: with
 # PYTHONDONTWRITEBYTECODE set, every `leakhunter` run would compile it again.
 .venv/bin/python -m compileall -q src/leakhunter >/dev/null
-# Optional tools for benchmarks and browser tests (Debian packages), when we are root.
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+# Optional tools for benchmarks and browser tests (Debian packages), when we are root
+# and they were asked for (--test-tools).
+if [ "$test_tools" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   need=()
   command -v panicparse >/dev/null 2>&1 || need+=(panicparse)
   # headless browser for the HTML report tests (tests/test_report_browser.py)

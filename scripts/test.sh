@@ -3,7 +3,7 @@
 # (unit, golden, property, fuzz, end-to-end on the real zoo services).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --test-tools
 export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff" >&2
 ruff check src tests bench

@@ -23,8 +23,8 @@ from report_builders import big_session, edges_of, session_report
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
-    reason="Chromium not found: install Debian's chromium (scripts/setup.sh does, as root) "
-    "or point LEAKHUNTER_CHROMIUM at a Chromium binary",
+    reason="Chromium not found: install Debian's chromium (scripts/setup.sh --test-tools "
+    "does, as root) or point LEAKHUNTER_CHROMIUM at a Chromium binary",
 )
 
 BIG_HTML_LIMIT = 1_500_000  # bytes

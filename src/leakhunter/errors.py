@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["FormatError", "LeakhunterError", "RuleError", "TargetError", "UsageError"]
+__all__ = [
+    "FormatError",
+    "LeakhunterError",
+    "OutputError",
+    "RuleError",
+    "TargetError",
+    "UsageError",
+]
 
 
 class LeakhunterError(Exception):
@@ -36,3 +43,7 @@ class RuleError(LeakhunterError):
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         super().__init__(f"{head}{more}")
         self.problems = problems
+
+
+class OutputError(LeakhunterError):
+    """A report or output that cannot be written (disk full, closed pipe, permissions)."""

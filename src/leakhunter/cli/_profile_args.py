@@ -6,11 +6,13 @@ import argparse
 import re
 import sys
 
+from leakhunter.cli.parse import count, fraction
 from leakhunter.errors import UsageError
 from leakhunter.model.profile import Profile
 from leakhunter.ops.aggregate import Granularity, report_total, top
 from leakhunter.ops.filter import filter_samples
 from leakhunter.report.top_text import render_top_json, render_top_text
+from leakhunter.safe_numbers import MAX_INT64
 
 __all__ = ["add_top_options", "run_top"]
 
@@ -28,12 +30,14 @@ def add_top_options(parser: argparse.ArgumentParser) -> None:
         default=Granularity.FUNCTION.value,
         help="aggregate by function (default), source line, or whole stack",
     )
-    parser.add_argument("-n", type=int, default=None, metavar="N", help="show the top N rows")
+    parser.add_argument(
+        "-n", type=count(0, MAX_INT64), default=None, metavar="N", help="show the top N rows"
+    )
     parser.add_argument("--focus", metavar="RE", help="keep samples with a frame matching RE")
     parser.add_argument("--ignore", metavar="RE", help="drop samples with a frame matching RE")
     parser.add_argument(
         "--node-fraction",
-        type=float,
+        type=fraction,
         default=0.005,
         metavar="F",
         help="hide nodes below this fraction of the total, like pprof (default 0.005; 0 = all)",

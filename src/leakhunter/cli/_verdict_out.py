@@ -22,6 +22,7 @@ from leakhunter.errors import UsageError
 from leakhunter.pipeline import Judged
 from leakhunter.report.data import ReportData, gather
 from leakhunter.report.renderer import RENDERERS, gather_options_for, write_reports
+from leakhunter.report.safe_text import for_terminal
 
 __all__ = [
     "add_analysis_options",
@@ -152,7 +153,7 @@ def emit_verdict(v: Verdict, args: argparse.Namespace, source: Judged | None = N
     )
     if to_terminal:
         if args.quiet:
-            print(f"{v.verdict.value}: {v.summary}")
+            print(for_terminal(f"{v.verdict.value}: {v.summary}"))
         else:
             from leakhunter.report.terminal import render_verdict_text
 

@@ -20,10 +20,11 @@ from leakhunter.analyze.judge import AnalyzeOptions
 from leakhunter.analyze.verdict import Verdict
 from leakhunter.cli._verdict_out import add_verdict_options, analyze_options, emit_verdict
 from leakhunter.cli.parse import duration
-from leakhunter.cli.watch import add_watch_options, default_out_dir
+from leakhunter.cli.watch import add_watch_options, default_out_dir, target_and_options
 from leakhunter.errors import TargetError, UsageError
 from leakhunter.gate.allowlist import AllowEntry
 from leakhunter.pipeline import Judged
+from leakhunter.urls import redact
 
 __all__ = ["CheckCommand"]
 
@@ -126,13 +127,22 @@ class _Check:
                 if url is None:
                     url = service.find_address(args.startup_timeout)
             self.wait_ready(url, service)
-            self.say(f"service is up at {url}")
+            self.say(f"service is up at {redact(url)}")
             if args.load:
                 self.say(f"starting the load: {args.load}")
                 load = Child(args.load, "load")
             watcher = threading.Thread(target=self.monitor, args=(service, load), daemon=True)
             watcher.start()
-            judged = self.watch(url)
+            try:
+                judged = self.watch(url)
+            except TargetError:
+                # A failed load or a dead service stops the watch early; blame
+                # them, not the target, even when the monitor has not looked yet.
+                self.look(service, load)
+                if self.failure:
+                    raise TargetError(self.failure) from None
+                raise
+            self.look(service, load)
             if self.failure:
                 raise TargetError(self.failure)
         finally:
@@ -155,30 +165,38 @@ class _Check:
                     if isinstance(service, Child) and service.poll() is not None:
                         raise TargetError(service.died()) from None
                     if time.monotonic() > deadline:
-                        raise TargetError(f"service never answered at {url}: {exc}") from None
+                        raise TargetError(
+                            f"service never answered at {redact(url)}: {exc}"
+                        ) from None
                 time.sleep(0.2)
 
     def monitor(self, service: object, load: object) -> None:
-        from leakhunter.collect.process import Child
-
         while not self.stop.is_set():
-            if isinstance(service, Child) and service.poll() is not None:
-                self.failure = "the service died during the check: " + service.died()
-            elif isinstance(load, Child) and load.poll() not in (None, 0):
-                self.failure = "the load failed: " + load.died()
-            if self.failure:
+            if self.look(service, load):
                 self.stop.set()
                 return
             time.sleep(0.1)
 
+    def look(self, service: object, load: object) -> bool:
+        """Record the first failure of the service or the load; return True once there is one."""
+        from leakhunter.collect.process import Child
+
+        if self.failure is None:
+            if isinstance(service, Child) and service.poll() is not None:
+                self.failure = "the service died during the check: " + service.died()
+            elif isinstance(load, Child) and load.poll() not in (None, 0):
+                self.failure = "the load failed: " + load.died()
+        return self.failure is not None
+
     def watch(self, url: str) -> Judged:
-        from leakhunter.cli._watch_run import run_watch, watch_options
+        from leakhunter.cli._watch_run import run_watch
 
         color = not self.args.no_color and sys.stderr.isatty()
+        url, wopts = target_and_options(url, self.args)
         try:
             return run_watch(
                 url,
-                watch_options(self.args),
+                wopts,
                 self.aopts,
                 self.out,
                 color=color,

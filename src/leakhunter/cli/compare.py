@@ -103,10 +103,12 @@ class CompareCommand:
             if not (path / "manifest.json").is_file() and not any(path.glob("*.json")):
                 raise UsageError(f"{source}: not a session folder (nor an http(s) URL)")
             return path
-        from leakhunter.cli._watch_run import run_watch, watch_options
+        from leakhunter.cli._watch_run import run_watch
+        from leakhunter.cli.watch import target_and_options
 
-        out = Path(args.out) / label if args.out else default_out_dir(source)
-        sys.stderr.write(f"leakhunter compare: watching {label.upper()} {source}\n")
+        url, wopts = target_and_options(source, args)  # credentials never stored or shown
+        out = Path(args.out) / label if args.out else default_out_dir(url)
+        sys.stderr.write(f"leakhunter compare: watching {label.upper()} {url}\n")
         color = not args.no_color and sys.stderr.isatty()
-        run_watch(source, watch_options(args), aopts, out, color=color)
+        run_watch(url, wopts, aopts, out, color=color)
         return out

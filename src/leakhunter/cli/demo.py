@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from leakhunter.cli._verdict_out import add_verdict_options, analyze_options, emit_verdict
+from leakhunter.cli.parse import count, duration
 
 __all__ = ["DemoCommand"]
 
@@ -34,9 +35,11 @@ class DemoCommand:
             default=DEFAULT_SCENARIO,
             help=f"zoo scenario (default {DEFAULT_SCENARIO})",
         )
-        parser.add_argument("--snapshots", type=int, default=16, help="snapshots (default 16)")
         parser.add_argument(
-            "--interval", type=float, default=2.0, help="seconds between snapshots (default 2)"
+            "--snapshots", type=count(1, 10**6), default=16, help="snapshots (default 16)"
+        )
+        parser.add_argument(
+            "--interval", type=duration, default=2.0, help="seconds between snapshots (default 2)"
         )
         parser.add_argument("--out", metavar="DIR", help="keep the session here")
         parser.add_argument(

@@ -7,19 +7,15 @@ import sys
 from typing import ClassVar
 
 from leakhunter.cli.base import EXIT_OK
+from leakhunter.cli.parse import count, duration
 from leakhunter.errors import UsageError
+from leakhunter.safe_numbers import MAX_INT64
+from leakhunter.urls import redact
 
 __all__ = ["GoroutinesCommand"]
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+_positive = count(1, MAX_INT64)
 
 
 class GoroutinesCommand:
@@ -52,7 +48,7 @@ class GoroutinesCommand:
         )
         parser.add_argument(
             "--timeout",
-            type=float,
+            type=duration,
             default=30.0,
             metavar="SECONDS",
             help="HTTP timeout for URL sources (default 30)",
@@ -68,16 +64,32 @@ class GoroutinesCommand:
         if args.timeout <= 0:
             raise UsageError("--timeout must be positive")
         dump = read_dump(args.source, timeout=args.timeout, keep_goroutines=False)
+        shown = redact(args.source)  # a URL's password is used, never shown
         ranked = rank_groups(dump)
+        _warn_skipped(dump.skipped_lines, dump.skipped_blocks, shown)
         if args.json:
             if dump.truncated:
                 print(
-                    f"leakhunter: warning: {args.source}: the dump is truncated; "
+                    f"leakhunter: warning: {shown}: the dump is truncated; "
                     "counts cover its complete part only",
                     file=sys.stderr,
                 )
             sys.stdout.write(render_goroutines_json(dump, ranked, args.top) + "\n")
         else:
             limit = 10 if args.top is None else args.top
-            sys.stdout.write(render_goroutines_text(dump, ranked, limit, args.source))
+            sys.stdout.write(render_goroutines_text(dump, ranked, limit, shown))
         return EXIT_OK
+
+
+def _warn_skipped(lines: int, blocks: int, source: str) -> None:
+    """Say on stderr what the parser skipped: nothing is dropped silently."""
+    parts = []
+    if blocks:
+        parts.append(f"{blocks} unreadable goroutine block(s)")
+    if lines:
+        parts.append(f"{lines} line(s) outside goroutine blocks")
+    if parts:
+        print(
+            f"leakhunter: warning: {source}: skipped {' and '.join(parts)}",
+            file=sys.stderr,
+        )

@@ -7,6 +7,7 @@ becomes exit 130. Tracebacks are reserved for real bugs (and LEAKHUNTER_DEBUG=1)
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -16,7 +17,7 @@ from typing import Any
 from leakhunter import __version__
 from leakhunter.cli._batch import BATCH_COMMANDS, exit_now, tune_for_batch
 from leakhunter.cli.base import EXIT_ERROR, Command
-from leakhunter.errors import LeakhunterError
+from leakhunter.errors import LeakhunterError, OutputError
 
 __all__ = ["main"]
 
@@ -133,17 +134,45 @@ def _run(argv: Sequence[str] | None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     try:
-        return command.run(args)
+        code = command.run(args)
+        _flush_stdout()  # here, not at exit: a lost report must not exit 0 or 1
+        return code
     except LeakhunterError as exc:
         print(f"leakhunter: {exc}", file=sys.stderr)
+        if isinstance(exc, OutputError):
+            _drop_stdout()
         return exc.exit_code
     except KeyboardInterrupt:
         print("leakhunter: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # Output piped into `head` and closed: not an error worth a traceback.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRORS:
+            raise  # not an output problem: a bug, keep its traceback
+        # Standard output failed (disk full, closed pipe, even `| head`): the
+        # output is lost, so the exit code cannot say "no leak" or "leak".
+        print(f"leakhunter: cannot write to standard output: {exc.strerror}", file=sys.stderr)
+        _drop_stdout()
+        return EXIT_ERROR
+
+
+_WRITE_ERRORS = frozenset(
+    {errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EBADF}
+)
+
+
+def _flush_stdout() -> None:
+    if sys.stdout is not None:
+        sys.stdout.flush()
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null so flushing what is buffered at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":

@@ -5,14 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
 from leakhunter.cli._verdict_out import add_verdict_options, analyze_options, emit_verdict
-from leakhunter.cli.parse import duration
+from leakhunter.cli.parse import count, duration
+from leakhunter.urls import split_credentials
 
-__all__ = ["WatchCommand", "add_watch_options", "default_out_dir"]
+if TYPE_CHECKING:
+    from leakhunter.collect.watch import WatchOptions
+
+__all__ = ["WatchCommand", "add_watch_options", "default_out_dir", "target_and_options"]
 
 
 def add_watch_options(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +33,9 @@ def add_watch_options(parser: argparse.ArgumentParser) -> None:
     stop.add_argument(
         "--duration", type=duration, metavar="DUR", help="how long to watch (default 10m)"
     )
-    stop.add_argument("--snapshots", type=int, metavar="N", help="how many snapshots to take")
+    stop.add_argument(
+        "--snapshots", type=count(1, 10**9), metavar="N", help="how many snapshots to take"
+    )
     parser.add_argument(
         "--out", metavar="DIR", help="session folder (default: ./leakhunter-sessions/...)"
     )
@@ -37,7 +44,13 @@ def add_watch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout", type=duration, default=10.0, metavar="DUR", help="per-request timeout"
     )
-    parser.add_argument("--retries", type=int, default=2, metavar="N", help="retries per request")
+    parser.add_argument(
+        "--retries",
+        type=count(0, 100),
+        default=2,
+        metavar="N",
+        help="retries per request (0-100; a watch's window ends them all the same)",
+    )
     parser.add_argument(
         "--header",
         action="append",
@@ -48,6 +61,31 @@ def add_watch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", metavar="TOKEN", help="bearer token (or LEAKHUNTER_TOKEN)")
     parser.add_argument("--ca-file", metavar="PEM", help="CA bundle for https targets")
     parser.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    parser.add_argument(
+        "--allow-redirect",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="follow redirects to HOST too (sent without --header, --token or URL "
+        "credentials); by default redirects are followed on the target's host only",
+    )
+
+
+def target_and_options(url: str, args: argparse.Namespace) -> tuple[str, WatchOptions]:
+    """Return the target URL without credentials, and WatchOptions that carry them.
+
+    From here on the URL is safe to store in the session and to print.
+    """
+    from leakhunter.cli._watch_run import watch_options
+
+    clean, auth = split_credentials(url)
+    wopts = watch_options(args)
+    fetch = replace(
+        wopts.fetch,
+        basic_auth=auth or wopts.fetch.basic_auth,
+        redirect_hosts=tuple(getattr(args, "allow_redirect", None) or ()),
+    )
+    return clean, replace(wopts, fetch=fetch)
 
 
 def default_out_dir(url: str) -> Path:
@@ -74,7 +112,8 @@ class WatchCommand:
         """Collect, analyse and report."""
         out = Path(args.out) if args.out else default_out_dir(args.url)
         color = not args.no_color and sys.stderr.isatty()
-        from leakhunter.cli._watch_run import run_watch, watch_options
+        from leakhunter.cli._watch_run import run_watch
 
-        judged = run_watch(args.url, watch_options(args), analyze_options(args), out, color=color)
+        url, wopts = target_and_options(args.url, args)
+        judged = run_watch(url, wopts, analyze_options(args), out, color=color)
         return emit_verdict(judged.verdict, args, judged)

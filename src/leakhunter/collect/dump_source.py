@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import os
 import re
-import sys
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from leakhunter.errors import FormatError
+from leakhunter.formats.bounded_read import read_capped
 from leakhunter.formats.goroutine_text import load_dump
 from leakhunter.model.goroutine import GoroutineDump
 
@@ -51,12 +49,7 @@ def read_source(source: str, *, timeout: float = 30.0) -> bytes:
 
         with Fetcher(FetchOptions(timeout=timeout, retries=1)) as fetcher:
             return fetcher.get(url).content
-    if source == "-":
-        return sys.stdin.buffer.read()
-    try:
-        return Path(source).read_bytes()
-    except OSError as exc:
-        raise FormatError(source, f"cannot read ({exc.strerror or exc})") from None
+    return read_capped(source)  # "-" is stdin; FIFOs and devices are capped too
 
 
 def read_dump(

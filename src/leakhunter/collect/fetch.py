@@ -4,26 +4,42 @@ Every failure becomes one :class:`FetchError` line (connection refused, timed ou
 HTTP status with a short body excerpt) so the watch loop can record it per
 endpoint and go on. Bodies are streamed against a size cap: a 100k-goroutine
 ``debug=2`` dump must not be buffered whole just to be refused.
+
+Wall time is bounded: a ``deadline`` (the end of a watch's window) cuts each
+request's timeout and ends retries, and a ``cancel`` event (Ctrl-C) abandons
+the request in flight at once (it runs in a daemon thread the caller stops
+waiting for). Redirects are followed on the same origin only (scheme, host,
+port), with every header; to another host only when ``redirect_hosts`` names
+it, and then without the custom headers, the token or the URL's credentials,
+so secrets never leave for a host the user did not name. Credentials never
+appear in a message (see leakhunter.urls).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import random
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
+from urllib.parse import urlsplit
 
 import httpx
 
 from leakhunter import __version__
 from leakhunter.errors import TargetError
+from leakhunter.urls import redact, same_origin
 
 __all__ = ["FetchError", "FetchOptions", "Fetcher", "Response", "fetch"]
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _EXCERPT = 120
+_MAX_REDIRECTS = 5
+_POLL = 0.05  # how often a cancelled wait looks at its event
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +63,8 @@ class FetchOptions:
     ca_file: str | None = None
     insecure: bool = False
     max_bytes: int = 256 << 20
+    basic_auth: tuple[str, str] | None = field(default=None, repr=False)
+    redirect_hosts: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         """Return the options for a session manifest; secrets are never written."""
@@ -55,6 +73,8 @@ class FetchOptions:
             "retries": self.retries,
             "headers": sorted({name for name, _ in self.headers}),
             "bearer_token": self.bearer_token is not None,
+            "basic_auth": self.basic_auth is not None,
+            "redirect_hosts": list(self.redirect_hosts),
             "ca_file": self.ca_file,
             "insecure": self.insecure,
             "max_bytes": self.max_bytes,
@@ -67,6 +87,7 @@ class FetchError(TargetError):
     def __init__(
         self, url: str, problem: str, status: int | None = None, *, retryable: bool | None = None
     ) -> None:
+        url = redact(url)
         super().__init__(f"GET {url}: {problem}")
         self.url = url
         self.problem = problem
@@ -113,7 +134,12 @@ class Fetcher:
 
     ``sleep`` and ``rng`` are injectable so retry tests run instantly and
     deterministically; ``transport`` lets tests swap the network out.
+    ``deadline`` (time.monotonic) and ``cancel`` bound every request's wall
+    time; both may be set later, as the watch loop does.
     """
+
+    deadline: float | None
+    cancel: threading.Event | None
 
     def __init__(
         self,
@@ -122,14 +148,31 @@ class Fetcher:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         transport: httpx.BaseTransport | None = None,
+        deadline: float | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.options = options or FetchOptions()
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self.deadline = deadline
+        self.cancel = cancel
         headers = {"User-Agent": f"leakhunter/{__version__}"}
         headers.update(dict(self.options.headers))
         if self.options.bearer_token is not None:
             headers["Authorization"] = f"Bearer {self.options.bearer_token}"
+        self._verify = self._tls()
+        self._transport = transport
+        self._client = httpx.Client(
+            headers=headers,
+            verify=self._verify,
+            timeout=httpx.Timeout(self.options.timeout),
+            follow_redirects=False,  # followed by hand: see the module's redirect policy
+            transport=transport,
+            auth=self.options.basic_auth,
+        )
+        self._bare: httpx.Client | None = None  # for allowed other hosts: no secrets
+
+    def _tls(self) -> ssl.SSLContext | bool:
         verify: ssl.SSLContext | bool = True
         if self.options.insecure:
             verify = False
@@ -138,13 +181,7 @@ class Fetcher:
                 verify = ssl.create_default_context(cafile=self.options.ca_file)
             except (OSError, ssl.SSLError) as exc:
                 raise TargetError(f"cannot load CA file {self.options.ca_file}: {exc}") from None
-        self._client = httpx.Client(
-            headers=headers,
-            verify=verify,
-            timeout=httpx.Timeout(self.options.timeout),
-            follow_redirects=True,
-            transport=transport,
-        )
+        return verify
 
     def __enter__(self) -> Fetcher:
         return self
@@ -160,6 +197,20 @@ class Fetcher:
     def close(self) -> None:
         """Close the underlying connections."""
         self._client.close()
+        if self._bare is not None:
+            self._bare.close()
+
+    def bare_client(self) -> httpx.Client:
+        """Return a client without custom headers, token or credentials (other hosts)."""
+        if self._bare is None:
+            self._bare = httpx.Client(
+                headers={"User-Agent": f"leakhunter/{__version__}"},
+                verify=self._verify,
+                timeout=httpx.Timeout(self.options.timeout),
+                follow_redirects=False,
+                transport=self._transport,
+            )
+        return self._bare
 
     def delay(self, attempt: int) -> float:
         """Return the backoff before retry number ``attempt`` (0-based), with jitter."""
@@ -179,20 +230,66 @@ class Fetcher:
         """
         attempt = 0
         while True:
+            timeout = self._budget(url)
             try:
-                return self._get_once(url, max_bytes, truncate)
+                return self._interruptible(
+                    url, functools.partial(self._get_once, url, max_bytes, truncate, timeout)
+                )
             except FetchError as exc:
                 if not exc.retryable or attempt >= self.options.retries:
                     raise
-            self._sleep(self.delay(attempt))
+                pause = self.delay(attempt)
+                if self.deadline is not None and time.monotonic() + pause >= self.deadline:
+                    raise  # no time left for another attempt
+            self._sleep(pause)
             attempt += 1
 
-    def _get_once(self, url: str, max_bytes: int | None, truncate: bool) -> Response:
-        cap = self.options.max_bytes if max_bytes is None else max_bytes
+    def _budget(self, url: str) -> float:
+        """Return this attempt's timeout: the option, cut to what is left before the deadline."""
+        if self.cancel is not None and self.cancel.is_set():
+            raise FetchError(url, "stopped", retryable=False)
         timeout = self.options.timeout
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise FetchError(url, "the watch window ended", retryable=False)
+            timeout = min(timeout, left)
+        return timeout
+
+    def _interruptible(self, url: str, call: Callable[[], Response]) -> Response:
+        """Run call, returning early (FetchError "stopped") once the cancel event is set.
+
+        Without an event the call runs inline. With one it runs in a daemon
+        thread that is abandoned on cancel: its own timeout ends it later, and
+        nothing waits for it (a Ctrl-C must not wait out a slow request).
+        """
+        if self.cancel is None:
+            return call()
+        box: list[Response | BaseException] = []
+
+        def work() -> None:
+            try:
+                box.append(call())
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                box.append(exc)
+
+        worker = threading.Thread(target=work, daemon=True, name="leakhunter-fetch")
+        worker.start()
+        while not box:
+            if self.cancel.wait(_POLL) and not box:
+                raise FetchError(url, "stopped", retryable=False)
+        result = box[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _get_once(
+        self, url: str, max_bytes: int | None, truncate: bool, timeout: float
+    ) -> Response:
+        cap = self.options.max_bytes if max_bytes is None else max_bytes
         deadline = time.monotonic() + timeout
         try:
-            with self._client.stream("GET", url) as resp:
+            with _redirects(self, url, timeout) as resp:
                 if resp.status_code >= 400:
                     body = b"".join(_bounded(resp.iter_bytes(), 4096))
                     raise FetchError(
@@ -226,6 +323,31 @@ class Fetcher:
                 )
         except httpx.HTTPError as exc:
             raise FetchError(url, _describe(exc, timeout)) from None
+
+
+@contextlib.contextmanager
+def _redirects(fetcher: Fetcher, url: str, timeout: float) -> Iterator[httpx.Response]:
+    """Yield the streamed answer to GET url, following redirects as the policy allows."""
+    client = fetcher._client
+    current = url
+    for _ in range(_MAX_REDIRECTS + 1):
+        with client.stream("GET", current, timeout=httpx.Timeout(timeout)) as resp:
+            if not (resp.is_redirect and "location" in resp.headers):
+                yield resp
+                return
+            nxt = str(resp.url.join(resp.headers["location"]))
+        if not same_origin(url, nxt):
+            host = urlsplit(nxt).hostname or ""
+            if host not in fetcher.options.redirect_hosts:
+                raise FetchError(
+                    url,
+                    f"redirected to another host ({redact(nxt)}); redirects are followed "
+                    "on the same host only (allow one with --allow-redirect HOST)",
+                    retryable=False,
+                )
+            client = fetcher.bare_client()
+        current = nxt
+    raise FetchError(url, f"more than {_MAX_REDIRECTS} redirects", retryable=False)
 
 
 def _bounded(chunks: Iterator[bytes], cap: int) -> list[bytes]:

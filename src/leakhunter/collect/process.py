@@ -3,7 +3,10 @@
 Each command runs through the shell in its own session (so stopping it stops
 everything it spawned), with PR_SET_PDEATHSIG on Linux so even a kill -9 of
 leakhunter takes it down, and its output pumped into bounded buffers: the last
-stderr lines are what a failure message shows.
+stderr lines are what a failure message shows. On Linux a `check` command runs
+under leakhunter._supervise, which also catches what leaves the session
+(``setsid``) and what a compound command starts, and ends it all with the
+command or with leakhunter.
 """
 
 from __future__ import annotations
@@ -85,6 +88,14 @@ def pump(stream: IO[str], sink: Callable[[str], None]) -> None:
             sink(line.rstrip("\n"))
 
 
+_SUPERVISED = sys.platform.startswith("linux")
+
+
+def _kept(command: str) -> list[str]:
+    """Return the argv that runs command under the keeper (leakhunter._supervise)."""
+    return [sys.executable, "-m", "leakhunter._supervise", str(os.getpid()), command]
+
+
 class Child:
     """A shell command running in its own session; stopped on stop() or at exit."""
 
@@ -93,11 +104,18 @@ class Child:
         self.lines: collections.deque[str] = collections.deque(maxlen=200)
         self.err: collections.deque[str] = collections.deque(maxlen=40)
         try:
-            self.proc = spawn(command, shell=True)
+            self.proc = spawn(_kept(command)) if _SUPERVISED else spawn(command, shell=True)
         except OSError as exc:
             raise TargetError(f"cannot start the {role} command: {exc.strerror}") from None
-        for stream, sink in ((self.proc.stdout, self.lines.append), (self.proc.stderr, self._err)):
-            threading.Thread(target=pump, args=(stream, sink), daemon=True).start()
+        self._pumps = [
+            threading.Thread(target=pump, args=(stream, sink), daemon=True)
+            for stream, sink in (
+                (self.proc.stdout, self.lines.append),
+                (self.proc.stderr, self._err),
+            )
+        ]
+        for thread in self._pumps:
+            thread.start()
 
     def _err(self, line: str) -> None:
         self.err.append(line)
@@ -157,7 +175,11 @@ class Child:
         # the shell may be gone while something it started still runs in the group
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
+        # A pipe is closed only once its pump saw EOF: while a stray process still
+        # holds it (one the keeper could not reach), the pump blocks in a read and
+        # close() would wait for it forever. Such a pipe goes with our process.
+        for thread, stream in zip(self._pumps, (self.proc.stdout, self.proc.stderr), strict=True):
+            thread.join(timeout=2.0)
+            if stream is not None and not thread.is_alive():
                 with contextlib.suppress(OSError):
                     stream.close()

@@ -43,10 +43,18 @@ from types import MappingProxyType
 
 from leakhunter import __version__
 from leakhunter.collect.kinds import KINDS
+from leakhunter.collect.session_checks import (
+    check_schema,
+    member_problem,
+    read_json,
+    record_numbers,
+)
 from leakhunter.errors import FormatError, LeakhunterError
+from leakhunter.formats.bounded_read import read_capped
 from leakhunter.formats.limits import is_gzip, maybe_gunzip
 from leakhunter.formats.memstats import MemStats
 from leakhunter.model import Profile
+from leakhunter.urls import redact
 
 __all__ = [
     "FILE_SUFFIXES",
@@ -140,7 +148,7 @@ class Manifest:
             raise FormatError(source, "not a leakhunter session manifest")
         options = obj.get("options")
         return Manifest(
-            target=str(obj.get("target", "")),
+            target=redact(str(obj.get("target", ""))),  # older sessions may hold a password
             started=str(obj.get("started", "")),
             options=MappingProxyType(dict(options) if isinstance(options, dict) else {}),
             tool_version=str(obj.get("tool_version", "")),
@@ -210,6 +218,7 @@ class SnapshotRecord:
         """Build a record from parsed JSON; FormatError on a malformed one."""
         if not isinstance(obj, dict):
             raise FormatError(source, "snapshot record is not a JSON object")
+        record_numbers(obj, source)
         try:
             limits = obj.get("limits") or {}
             limit = limits.get("gomemlimit") if isinstance(limits, dict) else None
@@ -265,10 +274,7 @@ class Snapshot:
 
     def read_bytes(self, kind: str) -> bytes:
         """Return a file's bytes as stored (gzipped)."""
-        try:
-            return self.path(kind).read_bytes()
-        except OSError as exc:
-            raise FormatError(str(self.path(kind)), f"cannot read ({exc.strerror})") from None
+        return read_capped(str(self.path(kind)))
 
     def profile(self, kind: str = "heap", *, max_bytes: int | None = None) -> Profile:
         """Decode one protobuf profile (heap, goroutine, goroutineleak, allocs)."""
@@ -373,13 +379,16 @@ class SessionWriter:
 
 def _read_manifest(directory: Path, warnings: list[str]) -> Manifest | None:
     path = directory / _MANIFEST
-    try:
-        return Manifest.from_json(json.loads(path.read_bytes()), str(path))
-    except FileNotFoundError:
+    if not path.exists():
         warnings.append(f"{path}: missing; target and options unknown")
+        return None
+    try:
+        manifest = Manifest.from_json(read_json(path), str(path))
     except (OSError, ValueError, FormatError) as exc:
         warnings.append(f"{path}: unreadable ({exc}); target and options unknown")
-    return None
+        return None
+    check_schema(manifest.schema, str(path))  # another version's layout: refuse, don't guess
+    return manifest
 
 
 def load_manifest(directory: str | Path) -> Manifest | None:
@@ -413,17 +422,23 @@ def load_session(directory: str | Path) -> Session:
     warnings: list[str] = []
     manifest = _read_manifest(root, warnings)
     snapshots: list[Snapshot] = []
-    for path in sorted(root.iterdir()):
-        if not _RECORD.match(path.name):
+    try:
+        names = sorted(p.name for p in root.iterdir())
+    except OSError as exc:
+        raise FormatError(str(root), f"cannot read the session ({exc.strerror or exc})") from None
+    for name in names:
+        if not _RECORD.match(name):
             continue
+        path = root / name
         try:
-            record = SnapshotRecord.from_json(json.loads(path.read_bytes()), str(path))
+            record = SnapshotRecord.from_json(read_json(path), str(path))
         except (OSError, ValueError, FormatError) as exc:
             warnings.append(f"{path.name}: skipped ({exc})")
             continue
-        missing = [n for n in record.files.values() if not (root / n).is_file()]
+        problems = {n: member_problem(root, n) for n in record.files.values()}
+        missing = [n for n, problem in problems.items() if problem]
         if missing:
-            warnings.append(f"{path.name}: missing {', '.join(missing)}")
+            warnings.append(f"{path.name}: {'; '.join(str(problems[n]) for n in missing)}")
             kept = {k: n for k, n in record.files.items() if n not in missing}
             record = replace(record, files=MappingProxyType(kept))
         snapshots.append(Snapshot(root, record))

@@ -23,7 +23,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -49,9 +49,15 @@ from leakhunter.collect.targets import (
     trim_dump,
 )
 from leakhunter.errors import FormatError, UsageError
-from leakhunter.formats.memstats import MemStats, parse_memstats
+from leakhunter.formats.memstats import MemStats, looks_like_heap_text, parse_memstats
+from leakhunter.urls import split_credentials
 
-__all__ = ["WatchOptions", "WatchResult", "collect", "is_restart", "target_base"]
+__all__ = ["WINDOW_GRACE", "WatchOptions", "WatchResult", "collect", "is_restart", "target_base"]
+
+#: Seconds a request may run past the end of the window (the last snapshot's time).
+WINDOW_GRACE = 2.0
+# How late past the window's end the last snapshot may still start (timer jitter).
+_LATE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +159,12 @@ class _Snapshotter:
     def _get(self, path: str, max_bytes: int | None = None) -> bytes:
         if self.stop.is_set():
             raise _Abandon
-        return self.fetcher.get(self.base + path, max_bytes=max_bytes).content
+        try:
+            return self.fetcher.get(self.base + path, max_bytes=max_bytes).content
+        except FetchError:
+            if self.stop.is_set():  # cut short by the stop: abandon, don't record
+                raise _Abandon from None
+            raise
 
     def take(self, seq: int, t: float, elapsed: float, last: bool) -> SnapshotRecord:
         files: dict[str, str] = {}
@@ -176,8 +187,10 @@ class _Snapshotter:
     ) -> SnapshotRecord:
         st = self.state
         memstats: dict[str, int] = {}
+        body = b""
         try:
-            stats = parse_memstats(self._get("/debug/pprof/heap?gc=1&debug=1"), source="heap")
+            body = self._get("/debug/pprof/heap?gc=1&debug=1")
+            stats = parse_memstats(body, source="heap")
         except FetchError as exc:
             errors["memstats"] = str(exc)
             if exc.status is None:  # down: don't try every endpoint with retries
@@ -185,6 +198,8 @@ class _Snapshotter:
             stats = None
         except FormatError as exc:
             errors["memstats"] = str(exc)
+            if not looks_like_heap_text(body):  # 200 with garbage: no pprof here, as if down
+                return SnapshotRecord(seq, t, elapsed, st.epoch, errors=MappingProxyType(errors))
             stats = None
         if stats is not None:
             if st.last_stats is not None and is_restart(st.last_stats, stats):
@@ -320,6 +335,8 @@ class _Snapshotter:
         try:
             resp = self.fetcher.get(url, max_bytes=self.options.dump_max_bytes, truncate=True)
         except FetchError as exc:
+            if self.stop.is_set():
+                raise _Abandon from None
             errors["goroutine2"] = str(exc)
             return
         text = resp.content
@@ -363,7 +380,8 @@ def collect(
         SessionWriteError: out_dir cannot be created or already holds a session.
         UsageError: target_url is not a URL.
     """
-    base = target_base(target_url)
+    clean, auth = split_credentials(target_url)  # kept out of the manifest and messages
+    base = target_base(clean)
     stop = stop_event or threading.Event()
 
     def wait(seconds: float) -> None:
@@ -378,7 +396,13 @@ def collect(
     manifest = Manifest(target=base, started=started, options=MappingProxyType(recorded))
     writer = SessionWriter(out_dir, manifest)
     own = fetcher is None
-    client = fetcher or Fetcher(options.fetch, sleep=wait)  # retry waits end on stop
+    fopts = options.fetch if auth is None else replace(options.fetch, basic_auth=auth)
+    client = fetcher or Fetcher(fopts, sleep=wait)  # retry waits end on stop
+    # The window bounds wall time: no request outlives it by more than the grace,
+    # and a stop abandons the request in flight.
+    client.cancel = stop
+    if options.duration is not None:
+        client.deadline = time.monotonic() + options.duration + WINDOW_GRACE
     shot = _Snapshotter(base, options, client, writer, stop)
     planned = options.planned()
     seq = slot = 0
@@ -392,6 +416,8 @@ def collect(
                 stopped = "interrupted"
                 break
             now = clock()
+            if options.duration is not None and seq and now - start > options.duration + _LATE:
+                break  # a slow snapshot ran past the window: none starts after it
             slot = max(slot, math.floor((now - start) / options.interval + 1e-9)) + 1
             last_by_time = (
                 options.duration is not None and slot * options.interval > options.duration + 1e-9

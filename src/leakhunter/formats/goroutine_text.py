@@ -23,7 +23,6 @@ from leakhunter.model.goroutine import Frame, Goroutine, GoroutineDump, Goroutin
 
 __all__ = ["infer_state", "load_dump", "parse_text", "sniff"]
 
-_SEP = b"\n\ngoroutine "
 _HEADER = re.compile(rb"goroutine \d+ (?:[a-z]+=\S+ )*\[[^\n]*\]:\r?$", re.M)
 _ARGS = re.compile(rb"\([^()\n]*\)\n")
 _FRAME_REGS = re.compile(rb" fp=0x[0-9a-f]+ sp=0x[0-9a-f]+ pc=0x[0-9a-f]+")
@@ -220,6 +219,8 @@ class _Walker:
         self.groups: dict[tuple[str, int], _Group] = {}
         self.goroutines: list[Goroutine] = []
         self.truncated = False
+        self.skipped_lines = 0  # non-blank lines between blocks (crash registers, junk)
+        self.skipped_blocks = 0  # blocks under a header that could not be read
         # Rare features that would defeat the stack cache, looked for once at the
         # head of the text (they show on every goroutine when present at all).
         # Missing them costs cache hits, never correctness.
@@ -243,10 +244,15 @@ class _Walker:
             if nl < 0:
                 nl = size
             header = data[pos:nl]
-            # A block ends at its first blank line; the next block starts right
-            # there, unless junk (registers, "-----") sits in between.
+            # A block ends at its first blank line, or at the next header when a
+            # log pipeline stripped the blank lines; the next block starts at the
+            # next header wherever it is, and what lies between is counted.
             stop = find(b"\n\n", nl)
-            if stop < 0:
+            inner = self._next_header(nl, size if stop < 0 else stop)
+            if inner >= 0:
+                body = data[nl + 1 : inner - 1]
+                pos = inner + 10
+            elif stop < 0:
                 body = data[nl + 1 :]
                 pos = size
                 if not _complete(data, body):
@@ -257,8 +263,9 @@ class _Walker:
                 if startswith(b"goroutine ", stop + 2):
                     pos = stop + 12
                 else:
-                    nxt = find(_SEP, stop)
-                    pos = size if nxt < 0 else nxt + 12
+                    nxt = self._next_header(stop, size)
+                    self.skipped_lines += _text_lines(data, stop, size if nxt < 0 else nxt)
+                    pos = size if nxt < 0 else nxt + 10
             ident, _, tail = header.partition(b" ")
             if not tail.startswith(b"["):  # "gp=0x.. m=.. mp=.. [state]:" (GOTRACEBACK>=system)
                 tail = tail[tail.find(b"[") :]
@@ -268,10 +275,12 @@ class _Walker:
                 slot = slots[key] = self._slot(tail, body) if key not in slots else None
                 if slot is None:
                     self.truncated = self.truncated or pos >= size
+                    self.skipped_blocks += not (pos >= size and self.truncated)
                     continue
             try:
                 gid = int(ident)
             except ValueError:
+                self.skipped_blocks += 1
                 continue
             if seen is not None:
                 if gid == 0 or gid in seen:
@@ -283,6 +292,14 @@ class _Walker:
             if keep:
                 self.goroutines.append(_goroutine(gid, slot[2], slot[3], slot[4]))
         return self.finish(start)
+
+    def _next_header(self, start: int, end: int) -> int:
+        """Return the offset of the first header at a line start in [start, end), or -1."""
+        data = self.data
+        i = data.find(b"\ngoroutine ", start, end)
+        while i >= 0 and not _HEADER.match(data, i + 1):
+            i = data.find(b"\ngoroutine ", i + 1, end)
+        return i + 1 if i >= 0 else -1
 
     def _slot(self, tail: bytes, body: bytes) -> _Slot | None:
         """Settle a (header tail, stack text) pair never seen verbatim; None if malformed.
@@ -346,6 +363,8 @@ class _Walker:
             goroutines=tuple(self.goroutines),
             truncated=self.truncated,
             message=message,
+            skipped_lines=self.skipped_lines,
+            skipped_blocks=self.skipped_blocks,
         )
 
     def _stack(self, text: bytes) -> tuple[_Stack, int | None]:
@@ -381,6 +400,12 @@ def _goroutine(gid: int, info: HeaderInfo, stack: _Stack, creator: int | None) -
         creator_id=creator,
         elided=stack[3],
     )
+
+
+def _text_lines(data: bytes, start: int, end: int) -> int:
+    """Count the non-blank lines of data[start:end]."""
+    gap = data[start:end]
+    return 0 if not gap.strip() else sum(1 for line in gap.split(b"\n") if line.strip())
 
 
 def _complete(data: bytes, body: bytes) -> bool:

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from leakhunter.errors import FormatError
+from leakhunter.safe_numbers import NumberError, checked_float, checked_int, parse_int
 
-__all__ = ["MemStats", "parse_memstats", "split_heap_text"]
+__all__ = ["MemStats", "looks_like_heap_text", "parse_memstats", "split_heap_text"]
 
 _HEADER = "# runtime.MemStats"
 
@@ -71,6 +72,11 @@ class MemStats:
         missing = [name for name in _REQUIRED if name not in fields]
         if missing:
             raise FormatError(source, f"MemStats lacks {', '.join(missing)}")
+        try:  # also figures from a session's JSON, as untrusted as a target's
+            for name, value in fields.items():
+                checked_int(value, name)
+        except NumberError as exc:
+            raise FormatError(source, str(exc)) from None
         return MemStats(
             heap_alloc=fields["HeapAlloc"],
             heap_inuse=fields["HeapInuse"],
@@ -87,6 +93,18 @@ class MemStats:
         )
 
 
+def looks_like_heap_text(data: bytes) -> bool:
+    """Return True when data is heap?debug=1 text at all (even if its MemStats are bad).
+
+    Tells a target that serves pprof with one bad figure from one that answers
+    200 with something else entirely (a login page, a proxy's error page).
+    """
+    head = data[:4096].lstrip()
+    return (
+        head.startswith((b"heap profile:", _HEADER.encode())) or (b"\n" + _HEADER.encode()) in data
+    )
+
+
 def split_heap_text(text: str) -> tuple[str, str]:
     """Split heap?debug=1 text into (profile part, MemStats block); block "" if absent."""
     pos = text.rfind("\n" + _HEADER)
@@ -96,10 +114,12 @@ def split_heap_text(text: str) -> tuple[str, str]:
 
 
 def _int(source: str, lineno: int, key: str, raw: str) -> int:
+    # A target's figures are untrusted: one beyond int64 would overflow numpy
+    # columns later (and end a watch), so it is refused here, as malformed.
     try:
-        return int(raw)
-    except ValueError:
-        raise FormatError(source, f"line {lineno}: {key} is not an integer: {raw[:40]!r}") from None
+        return parse_int(raw, key)
+    except NumberError as exc:
+        raise FormatError(source, f"line {lineno}: {exc}") from None
 
 
 def _array(source: str, lineno: int, key: str, raw: str) -> tuple[int, ...]:
@@ -144,9 +164,11 @@ def parse_memstats(data: bytes | str, *, source: str = "heap?debug=1") -> MemSta
             arrays[key] = _array(source, lineno, key, raw)
         elif key == "GCCPUFraction":
             try:
-                fraction = float(raw)
+                fraction = checked_float(float(raw), key, 0.0, 1.0)
             except ValueError:
-                raise FormatError(source, f"line {lineno}: bad GCCPUFraction {raw!r}") from None
+                raise FormatError(
+                    source, f"line {lineno}: bad GCCPUFraction {raw[:40]!r}"
+                ) from None
         elif raw in ("true", "false"):
             debug_gc = raw == "true" if key == "DebugGC" else debug_gc
         else:

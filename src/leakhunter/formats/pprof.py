@@ -28,6 +28,7 @@ from leakhunter.formats._pprof_samples import (
     scan_samples,
 )
 from leakhunter.formats._pprof_schema import FAST_PROFILE, FULL_LABEL_SET, FULL_PROFILE
+from leakhunter.formats.bounded_read import read_capped
 from leakhunter.formats.limits import maybe_gunzip
 from leakhunter.formats.varint import VarintError
 from leakhunter.model.profile import (
@@ -56,11 +57,7 @@ Scan = NativeScan | SampleScan
 
 def read(path: str | Path, max_bytes: int | None = None, *, labels: bool = True) -> Profile:
     """Read a profile file (gzip or raw protobuf); see decode for ``labels``."""
-    try:  # plain open: pathlib and its imports cost `top` ~5 ms
-        with open(os.fspath(path), "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise FormatError(str(path), exc.strerror or str(exc)) from None
+    data = read_capped(os.fspath(path), max_bytes)  # also a FIFO, a device or "-"
     return decode(data, source=str(path), max_bytes=max_bytes, labels=labels)
 
 

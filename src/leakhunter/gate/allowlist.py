@@ -21,9 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from leakhunter.analyze.verdict import Finding
-from leakhunter.errors import UsageError
+from leakhunter.errors import FormatError, UsageError
+from leakhunter.formats.bounded_read import read_capped
 
 __all__ = ["AllowEntry", "load_allowlist"]
+
+_MAX_BYTES = 16 << 20  # an allowlist is a few KB; a FIFO or device must not fill memory
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +83,9 @@ def load_allowlist(path: str | Path) -> tuple[AllowEntry, ...]:
     """
     p = Path(path)
     try:
-        doc = tomllib.loads(p.read_text())
-    except OSError as exc:
-        raise UsageError(f"{p}: cannot read allowlist ({exc.strerror})") from None
+        doc = tomllib.loads(read_capped(str(p), _MAX_BYTES).decode("utf-8", "replace"))
+    except FormatError as exc:
+        raise UsageError(f"cannot read allowlist {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{p}: invalid TOML ({exc})") from None
     raw = doc.get("allow", [])

@@ -10,8 +10,9 @@ import json
 from pathlib import Path
 
 from leakhunter.analyze.verdict import Finding, FindingVerdict
-from leakhunter.collect.session import atomic_write
-from leakhunter.errors import UsageError
+from leakhunter.errors import FormatError, UsageError
+from leakhunter.formats.bounded_read import read_capped
+from leakhunter.report.output_file import write_output
 
 __all__ = ["BASELINE_SCHEMA", "read_baseline", "signature", "write_baseline"]
 
@@ -29,10 +30,7 @@ def write_baseline(path: str | Path, findings: tuple[Finding, ...]) -> int:
     """Write the leak findings' signatures; return how many were written."""
     sigs = sorted({signature(f) for f in findings if f.verdict is FindingVerdict.LEAK})
     doc = {"schema": BASELINE_SCHEMA, "findings": [{"signature": s} for s in sigs]}
-    try:
-        atomic_write(Path(path), (json.dumps(doc, indent=2) + "\n").encode())
-    except OSError as exc:
-        raise UsageError(f"cannot write baseline {path}: {exc.strerror}") from None
+    write_output(path, (json.dumps(doc, indent=2) + "\n").encode())
     return len(sigs)
 
 
@@ -44,11 +42,11 @@ def read_baseline(path: str | Path) -> frozenset[str]:
     """
     p = Path(path)
     try:
-        doc = json.loads(p.read_text())
+        doc = json.loads(read_capped(str(p), 16 << 20))  # a FIFO or device: capped
         if doc.get("schema") != BASELINE_SCHEMA:
             raise ValueError(f"schema is not {BASELINE_SCHEMA}")
         return frozenset(str(item["signature"]) for item in doc["findings"])
-    except OSError as exc:
-        raise UsageError(f"{p}: cannot read baseline ({exc.strerror})") from None
+    except FormatError as exc:
+        raise UsageError(f"cannot read baseline {exc}") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UsageError(f"{p}: not a leakhunter baseline ({exc})") from None

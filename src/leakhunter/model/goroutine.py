@@ -174,6 +174,11 @@ class GoroutineDump:
     goroutines: tuple[Goroutine, ...] = ()
     truncated: bool = False
     message: str = ""
+    #: Lines between goroutine blocks that were not part of one (crash output's
+    #: register dumps, junk from a log pipeline) and blocks whose header or
+    #: stack could not be read: reported, so nothing is dropped silently.
+    skipped_lines: int = 0
+    skipped_blocks: int = 0
 
     @property
     def total(self) -> int:

@@ -191,6 +191,11 @@ def _groups(
     last = _try(lambda: parse(last_snap), notes)
     if last is None:
         return None
+    if last.skipped_lines or last.skipped_blocks:  # nothing is dropped silently
+        notes.append(
+            f"the goroutine dump of snapshot {last_snap.record.seq}: skipped "
+            f"{last.skipped_blocks} unreadable block(s) and {last.skipped_lines} other line(s)"
+        )
     same = first_snap.record.seq == last_snap.record.seq
     first = None if same else _try(lambda: parse(first_snap), notes)
     before = {g.key: g.count for g in first.groups} if first is not None else None

@@ -13,14 +13,13 @@ from collections.abc import Sequence
 
 from leakhunter.analyze.goroutine_suspects import RankedGroup
 from leakhunter.model.goroutine import Frame, GoroutineDump, GoroutineGroup
+from leakhunter.report.safe_text import for_terminal
 
 __all__ = ["GOROUTINES_SCHEMA", "dump_to_dict", "render_goroutines_json", "render_goroutines_text"]
 
 GOROUTINES_SCHEMA = "leakhunter.goroutines/1"
 
 _FRAMES_SHOWN = 6
-# Control characters (from label values, say) must not reach a terminal raw.
-_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
 
 
 def _frame(f: Frame | None) -> dict[str, object] | None:
@@ -156,4 +155,5 @@ def render_goroutines_text(
         out.append(
             f"... {_n(hidden, 'more group')} ({_n(more, 'goroutine')}{extra}); -n shows more"
         )
-    return "\n".join(line.translate(_CONTROL) for line in out) + "\n"
+    # Control characters (from label values, say) must not reach a terminal raw.
+    return "\n".join(for_terminal(line) for line in out) + "\n"

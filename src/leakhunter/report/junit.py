@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from leakhunter.analyze.verdict import Finding, FindingKind, FindingVerdict, Verdict, VerdictValue
 from leakhunter.report.data import ReportData
 from leakhunter.report.names import duration, finding_rate, location, short_function
+from leakhunter.report.safe_text import for_xml
 from leakhunter.report.sarif import GENERIC_RULES
 
 __all__ = ["JunitRenderer", "junit_tree", "render_junit"]
@@ -141,6 +142,7 @@ def junit_tree(v: Verdict) -> ET.Element:
 def render_junit(v: Verdict) -> str:
     """Return the JUnit XML document."""
     root = junit_tree(v)
+    _xml_safe(root)
     ET.indent(root, space="  ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -151,3 +153,14 @@ class JunitRenderer:
     def render(self, report: ReportData) -> bytes:
         """Return the XML document."""
         return render_junit(report.verdict).encode()
+
+
+def _xml_safe(root: ET.Element) -> None:
+    """Escape what XML cannot carry (NUL, ESC... in function names) in every text and attribute."""
+    for el in root.iter():
+        if el.text:
+            el.text = for_xml(el.text)
+        if el.tail:
+            el.tail = for_xml(el.tail)
+        for key, value in el.attrib.items():
+            el.attrib[key] = for_xml(value)

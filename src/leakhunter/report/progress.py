@@ -18,8 +18,10 @@ from rich.table import Table
 from rich.text import Text
 
 from leakhunter.collect.session import SnapshotRecord
+from leakhunter.report.safe_text import for_terminal
 from leakhunter.report.terminal import sparkline
 from leakhunter.units import format_value
+from leakhunter.urls import redact
 
 __all__ = ["WatchProgress"]
 
@@ -37,7 +39,7 @@ class WatchProgress:
         live: bool | None = None,
         color: bool = True,
     ) -> None:
-        self.target = target
+        self.target = redact(target)  # never show a URL's password
         self.planned = planned
         self.interval = interval
         self.stream = stream or sys.stderr
@@ -72,7 +74,7 @@ class WatchProgress:
             self._live = None
 
     def _line(self, text: str) -> None:
-        self.stream.write(text + "\n")
+        self.stream.write(for_terminal(text) + "\n")  # errors quote the target's answers
         self.stream.flush()
 
     def snapshot(self, rec: SnapshotRecord) -> None:
@@ -86,7 +88,7 @@ class WatchProgress:
                 self.goroutines.append(float(rec.goroutines))
             if rec.errors:
                 self.errors += 1
-                self.last_errors = dict(rec.errors)
+                self.last_errors = {k: for_terminal(e) for k, e in rec.errors.items()}
             restarted = rec.epoch != self.epoch
             self.epoch = rec.epoch
         if self._live is not None:
@@ -107,6 +109,7 @@ class WatchProgress:
 
     def set_suspects(self, suspects: list[str]) -> None:
         """Replace the leading suspects shown."""
+        suspects = [for_terminal(s) for s in suspects]  # function names from the target
         with self._lock:
             changed = suspects != self.suspects
             self.suspects = suspects

@@ -9,14 +9,13 @@ module only when that format is asked for (jinja2 is not loaded for --json).
 from __future__ import annotations
 
 import importlib
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from leakhunter.collect.session import atomic_write
 from leakhunter.report.data import FLAMES, GOROUTINES, GatherOptions, ReportData
+from leakhunter.report.output_file import write_output, write_stdout
 
 __all__ = [
     "RENDERERS",
@@ -110,25 +109,18 @@ def gather_options_for(names: list[str], *, goroutines: bool = False) -> GatherO
 def write_reports(report: ReportData, outputs: Mapping[str, str | Path]) -> list[Path]:
     """Render each requested format into its path ("-" = stdout); return the files written.
 
-    Files are written atomically, so a reader never sees half a report.
+    Regular files are written atomically, so a reader never sees half a report;
+    devices, FIFOs and symlinks are handled as output_file says.
+
+    Raises:
+        OutputError: a file or standard output cannot be written.
     """
     written: list[Path] = []
     for name, path in outputs.items():
         data = load_renderer(name).render(report)
         if str(path) == "-":
-            _to_stdout(data)
+            write_stdout(data)
             continue
-        atomic_write(Path(path), data, fsync=False)
+        write_output(path, data)
         written.append(Path(path))
     return written
-
-
-def _to_stdout(data: bytes) -> None:
-    sys.stdout.flush()  # keep order with text already printed
-    raw = getattr(sys.stdout, "buffer", None)
-    if raw is None:
-        sys.stdout.write(data.decode("utf-8", "replace"))
-        sys.stdout.flush()
-    else:
-        raw.write(data)
-        raw.flush()

@@ -26,6 +26,7 @@ from leakhunter.analyze.verdict import Finding, FindingVerdict, Verdict, Verdict
 from leakhunter.model.goroutine import Frame
 from leakhunter.report.data import GoroutineGroups, GroupRow
 from leakhunter.report.names import duration, ellipsize, location, short_function
+from leakhunter.report.safe_text import scrub
 from leakhunter.units import format_value
 
 __all__ = ["render_verdict_text", "sparkline"]
@@ -280,6 +281,9 @@ def render_verdict_text(
     ``boxes`` (default: same as color) draws findings in panels; without, the
     output is plain text that greps and diffs cleanly.
     """
+    # Every string of the verdict came from the target: escape controls before layout.
+    v = scrub(v)
+    goroutines = scrub(goroutines)
     width = max(40, width or 100)
     boxed = color if boxes is None else boxes
     buf = io.StringIO()

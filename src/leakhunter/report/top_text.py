@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from leakhunter.ops.aggregate import TopReport
+from leakhunter.report.safe_text import for_terminal
 from leakhunter.units import format_value
 
 __all__ = ["TOP_SCHEMA", "render_top_json", "render_top_text"]
@@ -84,4 +85,4 @@ def render_top_text(report: TopReport, title: str = "") -> str:
         " ".join(v.rjust(w) for v, w in zip(c[:5], widths, strict=True)) + "  " + c[5]
         for c in cells
     )
-    return "\n".join(out)
+    return "\n".join(for_terminal(line) for line in out)  # names come from the target
