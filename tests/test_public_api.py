@@ -16,6 +16,7 @@ PUBLIC = {
     "leakhunter.errors": [
         "FormatError",
         "LeakhunterError",
+        "OutputError",
         "RuleError",
         "TargetError",
         "UsageError",
