@@ -11,7 +11,6 @@ are keyed by live sites and groups. ``RunFold.reduced`` gives the judgement a
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from leakhunter.analyze.series import (
     profile_frames,
     site_key,
 )
-from leakhunter.collect.snapshot import SnapshotView, decode_profile
+from leakhunter.collect.snapshot import SnapshotView
 from leakhunter.errors import FormatError
 from leakhunter.model.goroutine import Frame, Goroutine, GoroutineDump
 from leakhunter.model.profile import Profile
@@ -157,9 +156,6 @@ class RunFold:
         self.process_source = ""
         self.errors: list[str] = []
         self.t0: float | None = None
-        # per kind: digest of the last profile folded, and the values it gave
-        self._last: dict[str, tuple[bytes, list[tuple[Row, float]]]] = {}
-        self._digest: dict[str, bytes] = {}
         self.count = 0
         self._prunes_seen = 0
 
@@ -226,35 +222,15 @@ class RunFold:
                     mrow[f] = mrow.get(f, 0) + 1
                 return
 
-    def _profile(self, snap: SnapshotView, kind: str) -> Profile | bytes | None:
-        """Decode one profile; its digest instead when its bytes repeat the last ones.
-
-        A target at rest serves byte-identical profiles (the goroutineleak profile
-        nearly always, goroutine counts often): folding those again would add the
-        same values with the same effects, so ``_repeat`` replays them undecoded.
-        """
+    def _profile(self, snap: SnapshotView, kind: str) -> Profile | None:
         if not snap.has(kind):
             return None
         try:
-            data = snap.read_bytes(kind)
-            digest = hashlib.blake2b(data, digest_size=16).digest()
-            last = self._last.get(kind)
-            if last is not None and last[0] == digest:
-                return digest
-            self._digest[kind] = digest
-            return decode_profile(data, snap.name(kind), labels=False)
+            return snap.profile(kind)
         except FormatError as exc:
             if len(self.errors) < _MAX_ERRORS:
                 self.errors.append(str(exc))
             return None
-
-    def _remember(self, kind: str, values: list[tuple[Row, float]], start: int) -> None:
-        """Keep what a profile folded into, for the next one with the same bytes."""
-        self._last[kind] = (self._digest[kind], values[start:])
-
-    def _repeat(self, kind: str, values: list[tuple[Row, float]]) -> bool:
-        values.extend(self._last[kind][1])
-        return True
 
     def _matcher_for(self, profile: Profile) -> AppMatcher:
         if self.matcher is None:
@@ -266,9 +242,6 @@ class RunFold:
         prof = self._profile(snap, "heap")
         if prof is None:
             return False
-        if isinstance(prof, bytes):
-            return self._repeat("heap", values)
-        start = len(values)
         matcher = self._matcher_for(prof)
         if prof.period_type is not None and prof.period_type.type == "space":
             self.heap_period = prof.period
@@ -310,7 +283,6 @@ class RunFold:
             if alloc is not None and alloc[s]:
                 values.append((("alloc", site), alloc[s]))
                 site_frames.setdefault(site, info.frames)
-        self._remember("heap", values, start)
         return True
 
     def _counts(
@@ -319,9 +291,6 @@ class RunFold:
         prof = self._profile(snap, kind)
         if prof is None:
             return False
-        if isinstance(prof, bytes):
-            return self._repeat(kind, values)
-        start = len(values)
         if kind == "goroutine":
             self._matcher_for(prof)
         infos = self.group_resolver.resolve(prof)
@@ -334,7 +303,6 @@ class RunFold:
                 values.append(((table, info.site), c))
                 if table == "group":
                     self.group_frames.setdefault(info.site, info.frames)
-        self._remember(kind, values, start)
         return True
 
     def _dump(self, snap: SnapshotView) -> None:

@@ -50,17 +50,11 @@ class SnapshotView(Protocol):
         ...
 
 
-def decode_profile(
-    data: bytes, source: str, max_bytes: int | None = None, *, labels: bool = True
-) -> Profile:
-    """Decode a (gzipped) pprof protobuf; FormatError on bad input.
-
-    ``labels=False``: the samples' labels are checked but not kept (analysis
-    never reads them).
-    """
+def decode_profile(data: bytes, source: str, max_bytes: int | None = None) -> Profile:
+    """Decode a (gzipped) pprof protobuf; FormatError on bad input."""
     from leakhunter.formats.pprof import decode
 
-    return decode(data, source=source, max_bytes=max_bytes, labels=labels)
+    return decode(data, source=source, max_bytes=max_bytes)
 
 
 def dump_text(data: bytes, source: str, max_bytes: int | None = None) -> str:
