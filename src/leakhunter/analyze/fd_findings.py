@@ -17,9 +17,10 @@ from dataclasses import replace
 
 from leakhunter.analyze.evidence import confidence, finding_id, make_series, valid
 from leakhunter.analyze.frames import culprit
+from leakhunter.analyze.heap_findings import objects_rate
 from leakhunter.analyze.options import AnalyzeOptions
 from leakhunter.analyze.reduce import Reduced
-from leakhunter.analyze.trend import Trend, assess, theil_sen
+from leakhunter.analyze.trend import Trend, assess
 from leakhunter.analyze.verdict import Finding, FindingKind, FindingVerdict, Growth, Series
 from leakhunter.model.goroutine import Frame
 from leakhunter.units import format_duration
@@ -77,14 +78,7 @@ def _count_rate(red: Reduced, f: Finding) -> float:
     """Things per second a finding grows by: goroutines, or a heap site's live objects."""
     if f.kind is FindingKind.GOROUTINE:
         return f.growth.per_hour / 3600.0
-    if f.kind is not FindingKind.HEAP or not f.series:
-        return 0.0
-    site = f.series[0].label.removeprefix("inuse bytes at ")
-    row = red.heap_objects.rows.get(site)
-    if row is None:
-        return 0.0
-    t, y = valid(red.t, row)
-    return theil_sen(t, y)[0] if len(y) >= 2 else 0.0
+    return objects_rate(red, f)
 
 
 def _alike(f: Finding) -> str:

@@ -17,7 +17,7 @@ from leakhunter.analyze.evidence import make_series, valid
 from leakhunter.analyze.fd_findings import fd_findings, fd_series
 from leakhunter.analyze.frames import AppMatcher
 from leakhunter.analyze.goroutine_findings import GoroutineJudge
-from leakhunter.analyze.heap_findings import HeapJudge
+from leakhunter.analyze.heap_findings import HeapJudge, objects_rate
 from leakhunter.analyze.options import AnalyzeOptions
 from leakhunter.analyze.reduce import Reduced
 from leakhunter.analyze.trend import assess
@@ -34,19 +34,42 @@ from leakhunter.units import format_duration, format_value
 __all__ = ["AnalyzeOptions", "judge", "project", "rank_key", "summarize"]
 
 _NO_LIMIT = (1 << 63) - 1
+#: live objects per goroutine, at most, for a library goroutine group and an app heap
+#: site to grow "in step" (a connection: its request, response, buffers)
+_IN_STEP = 4.0
 
 
-def _link(heap: list[Finding], gor: list[Finding]) -> tuple[list[Finding], list[Finding]]:
-    """Merge goroutine findings into heap findings that share application frames."""
+def _same_cause(red: Reduced, h: Finding, g: Finding, matcher: AppMatcher) -> bool:
+    """Whether a goroutine finding and a heap finding are one cause.
+
+    They are when they share application frames. A group of library goroutines
+    (a connection's read loop) whose app entry point no stack of the window
+    showed, so that its culprit would be library code, is taken as one cause with
+    a heap site in the app whose live objects grow in step with it (a few objects
+    per goroutine at most): a connection left open keeps both. Which sampled
+    stacks show the app's call into the library is luck; the rates are exact.
+    """
+    if h.verdict != g.verdict:
+        return False
+    if set(h.app_frames) & set(g.app_frames):
+        return True
+    if g.culprit is not None and matcher.is_app(g.culprit):
+        return False
+    if h.culprit is None or not matcher.is_app(h.culprit):
+        return False
+    objects, goroutines = objects_rate(red, h), g.growth.per_hour / 3600.0
+    return objects > 0 and goroutines > 0 and 0.5 <= objects / goroutines <= _IN_STEP
+
+
+def _link(
+    red: Reduced, heap: list[Finding], gor: list[Finding]
+) -> tuple[list[Finding], list[Finding]]:
+    """Merge goroutine findings into the heap findings of the same cause."""
     merged_heap = list(heap)
     rest: list[Finding] = []
     for g in gor:
         target = next(
-            (
-                i
-                for i, h in enumerate(merged_heap)
-                if set(h.app_frames) & set(g.app_frames) and h.verdict == g.verdict
-            ),
+            (i for i, h in enumerate(merged_heap) if _same_cause(red, h, g, red.matcher)),
             None,
         )
         if target is None:
@@ -174,7 +197,7 @@ def judge(
     heap = hj.heap_findings(whole, leaking)
     gor = gj.goroutine_findings()
     all_notes.extend(gj.pools)
-    heap, gor = _link(heap, gor)
+    heap, gor = _link(red, heap, gor)
     joined, fds = fd_findings(red, o, heap + gor)
     heap, gor = joined[: len(heap)], joined[len(heap) :]
     leak_sites = {f.culprit.function for f in heap if f.culprit}
