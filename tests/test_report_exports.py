@@ -193,7 +193,7 @@ def test_findings_profile_opens_in_go_tool_pprof(tmp_path):
     report = session_report("grpc-stream-not-closed")
     path.write_bytes(PprofRenderer().render(report))
     heap = next(f for f in report.verdict.findings if f.growth.unit == "bytes")
-    goroutine = next(f for f in report.verdict.findings if f.kind.value == "goroutine")
+    goroutine = next(f for f in report.verdict.findings if "goroutine" in {f.kind.value, *f.linked})
     assert heap.culprit is not None
     out = subprocess.run(
         [go, "tool", "pprof", "-top", "-symbolize=none", str(path)],

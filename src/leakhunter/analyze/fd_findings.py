@@ -74,15 +74,16 @@ def _opener_site(red: Reduced) -> tuple[Frame | None, tuple[Frame, ...]]:
     return None, ()
 
 
-def _count_rate(red: Reduced, f: Finding) -> float:
-    """Things per second a finding grows by: goroutines, or a heap site's live objects."""
-    if f.kind is FindingKind.GOROUTINE:
-        return f.growth.per_hour / 3600.0
-    return objects_rate(red, f)
+def _count_rates(red: Reduced, f: Finding) -> list[float]:
+    """Things per second a finding grows by: its goroutines, its heap site's live objects."""
+    rates = [s.fit_slope for s in f.series if s.unit == "goroutines"]
+    if f.kind is FindingKind.HEAP:
+        rates.append(objects_rate(red, f))
+    return [r for r in rates if r > 0]
 
 
 def _alike(f: Finding) -> str:
-    if f.kind is FindingKind.GOROUTINE:
+    if f.kind is FindingKind.GOROUTINE or "goroutine" in f.linked:
         return "the goroutines and the descriptors grow alike: each goroutine holds one open"
     return (
         "the live objects allocated here and the descriptors grow alike: each object "
@@ -108,8 +109,7 @@ def fd_findings(
     for i, f in enumerate(others):
         if f.verdict is not FindingVerdict.LEAK:
             continue
-        rate = _count_rate(red, f)
-        if rate > 0 and 1 / _LIKE_RATE <= rate / tr.slope <= _LIKE_RATE:
+        if any(1 / _LIKE_RATE <= r / tr.slope <= _LIKE_RATE for r in _count_rates(red, f)):
             joined = replace(
                 f,
                 evidence=(*f.evidence, *ev, _alike(f)),

@@ -15,7 +15,7 @@ import numpy as np
 
 from leakhunter.analyze.evidence import make_series, valid
 from leakhunter.analyze.fd_findings import fd_findings, fd_series
-from leakhunter.analyze.frames import AppMatcher
+from leakhunter.analyze.frames import AppMatcher, Origin, module_of
 from leakhunter.analyze.goroutine_findings import GoroutineJudge
 from leakhunter.analyze.heap_findings import HeapJudge, objects_rate
 from leakhunter.analyze.options import AnalyzeOptions
@@ -29,6 +29,7 @@ from leakhunter.analyze.verdict import (
     Verdict,
     VerdictValue,
 )
+from leakhunter.model.goroutine import Frame
 from leakhunter.units import format_duration, format_value
 
 __all__ = ["AnalyzeOptions", "judge", "project", "rank_key", "summarize"]
@@ -39,10 +40,19 @@ _NO_LIMIT = (1 << 63) - 1
 _IN_STEP = 4.0
 
 
+def _modules(frames: tuple[Frame, ...], matcher: AppMatcher) -> set[str]:
+    """Third-party modules on a stack."""
+    return {
+        module_of(f.function, f.file) for f in frames if matcher.origin(f) is Origin.THIRD_PARTY
+    }
+
+
 def _same_cause(red: Reduced, h: Finding, g: Finding, matcher: AppMatcher) -> bool:
     """Whether a goroutine finding and a heap finding are one cause.
 
-    They are when they share application frames. A group of library goroutines
+    They are when they share application frames; when the heap site is a
+    third-party library's own memory and the goroutines are that library's,
+    started by the app. A group of library goroutines
     (a connection's read loop) whose app entry point no stack of the window
     showed, so that its culprit would be library code, is taken as one cause with
     a heap site in the app whose live objects grow in step with it (a few objects
@@ -54,7 +64,9 @@ def _same_cause(red: Reduced, h: Finding, g: Finding, matcher: AppMatcher) -> bo
     if set(h.app_frames) & set(g.app_frames):
         return True
     if g.culprit is not None and matcher.is_app(g.culprit):
-        return False
+        # Memory a third-party library holds with no app frame on its stacks (gRPC's
+        # transport buffers) belongs to the goroutines of that library the app leaks.
+        return not h.app_frames and bool(_modules(h.stack, matcher) & _modules(g.stack, matcher))
     if h.culprit is None or not matcher.is_app(h.culprit):
         return False
     objects, goroutines = objects_rate(red, h), g.growth.per_hour / 3600.0
