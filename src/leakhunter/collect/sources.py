@@ -169,14 +169,12 @@ class AgentSource:
     def run(self, on_snapshot: OnSnapshot, stop: threading.Event) -> SourceResult:
         """Collect from the agent, handing each snapshot on as answered."""
         with Fetcher(self.options.fetch, transport=AgentTransport(self.core)) as fetcher:
-            result = collect(
+            http = HttpSource(
                 self.url,
                 self.options,
                 self.out_dir,
-                on_snapshot=self.on_record,
-                on_view=on_snapshot,
-                stop_event=stop,
                 fetcher=fetcher,
+                on_record=self.on_record,
                 manifest_options=self.manifest_options,
             )
-        return _watched(result)
+            return http.run(on_snapshot, stop)
