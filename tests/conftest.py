@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from zoo_recordings import ZooRecording
 
 pytest_plugins = ["golden"]  # the golden fixture and --update-golden
 
@@ -18,6 +22,16 @@ def zoo_binary() -> Path:
         return build_zoo()
     except GoNotFoundError as exc:
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def zoo_recordings(
+    zoo_binary: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, ZooRecording]:
+    """Every zoo scenario recorded once (LEAKHUNTER_ZOO_ONLY=name,name: a subset)."""
+    from zoo_recordings import record_all, selected_scenarios
+
+    return record_all(selected_scenarios(), zoo_binary, tmp_path_factory.mktemp("zoo"))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -38,14 +38,15 @@ LOCS = tuple(
 )
 
 
-def heap_profile(inuse: Mapping[str, float], alloc_total: float) -> bytes:
-    """Encode a heap profile whose sites hold these live bytes (objects of 1 KiB)."""
+def heap_profile(inuse: Mapping[str, float], alloc_total: float, object_size: int = 1024) -> bytes:
+    """Encode a heap profile whose sites hold these live bytes (objects of ``object_size``)."""
     samples = []
     for k, name in enumerate(SITES):
         live = max(0, int(inuse.get(name, 0.0)))
         alloc = int(alloc_total / len(SITES)) + live
         stack = (1, k + 2, len(FUNCS))  # mallocgc <- site <- main.main
-        samples.append(Sample(stack, (alloc // 1024, alloc, live // 1024, live)))
+        counts = (alloc // object_size, alloc, live // object_size, live)
+        samples.append(Sample(stack, counts))
     p = make_profile(
         TYPES,
         samples,
@@ -69,6 +70,7 @@ def snapshots(
     fds: Callable[[float], float] | None = None,
     max_fds: int = 1024,
     memory_limit: int | None = None,
+    object_size: int = 1024,
 ) -> Iterator[MemorySnapshot]:
     """Yield ``count`` snapshots, one per interval; live bytes per site from ``sites(t)``.
 
@@ -102,7 +104,9 @@ def snapshots(
             process=MappingProxyType(_process(t, heap, fds, max_fds, memory_limit)),
             process_source="procfs" if fds is not None else "",
         )
-        yield MemorySnapshot(rec, MappingProxyType({"heap": heap_profile(live, total_alloc)}))
+        yield MemorySnapshot(
+            rec, MappingProxyType({"heap": heap_profile(live, total_alloc, object_size)})
+        )
 
 
 def _process(

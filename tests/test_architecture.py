@@ -1,6 +1,6 @@
 """The pipeline runs one way: no stage imports a stage downstream of it.
 
-model -> formats -> ops -> collect -> analyze -> rules -> compare -> report -> gate -> cli.
+model -> formats -> ops -> collect -> analyze -> rules -> compare -> report -> gate -> serve -> cli.
 ``analyze`` produces facts and never imports ``rules``; renderers never reach
 back into collection. Checked on the source (imports anywhere in a module,
 lazy ones included), so a shortcut cannot slip in unseen.
@@ -24,6 +24,7 @@ ORDER = (
     "compare",
     "report",
     "gate",
+    "serve",
     "cli",
 )
 RANK = {name: i for i, name in enumerate(ORDER)}

@@ -1,49 +1,31 @@
 """Sanity of the zoo itself (not of the detector): each scenario does what its manifest says.
 
-Every scenario in the manifest runs ~13 s under 1 s snapshots (three at a time:
-the machine has two cores and most scenarios idle between operations), then its
-exact runtime figures are checked: a heap?gc=1&debug=1 answer ends with
+Every scenario in the manifest is recorded for 15 s under 1 s snapshots (the
+recordings are shared with the accuracy test: ``zoo_recordings.py``), then its
+exact runtime figures are checked: every heap?gc=1&debug=1 answer ended with
 runtime.MemStats; what the manifest says ``grows`` grows with a clear, steady
-trend; controls (verdict no-leak) stay bounded. LEAKHUNTER_ZOO_SANITY_SECONDS
-changes the window; LEAKHUNTER_ZOO_SANITY_REPORT writes a per-scenario summary.
+trend; controls (verdict no-leak) stay bounded. LEAKHUNTER_ZOO_ONLY=name,name
+runs a subset; LEAKHUNTER_ZOO_SANITY_REPORT writes a per-scenario summary.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from leakhunter.collect.fetch import Fetcher, FetchOptions
 from leakhunter.collect.session import SnapshotRecord, load_session
-from leakhunter.collect.watch import WatchOptions, collect
-from leakhunter.errors import LeakhunterError
-from leakhunter.formats.memstats import parse_memstats, split_heap_text
-from leakhunter.harness.build import ZooBuildError
-from leakhunter.harness.manifest import ZooScenario, load_manifest
-from leakhunter.harness.run import start
+from leakhunter.harness.manifest import ZooScenario
+from zoo_recordings import SNAPSHOTS, ZooRecording, selected_scenarios
 
 pytestmark = [pytest.mark.go, pytest.mark.slow]
 
-SECONDS = int(os.environ.get("LEAKHUNTER_ZOO_SANITY_SECONDS", "13"))
-PARALLEL = 3
 MiB = 1 << 20
-
-
-def _manifest() -> tuple[ZooScenario, ...]:
-    try:
-        return load_manifest()
-    except ZooBuildError:
-        return ()
-
-
-SCENARIOS = _manifest()
+SCENARIOS = selected_scenarios()
 
 
 @dataclass(frozen=True)
@@ -58,40 +40,18 @@ class Run:
         return [r.memstats[key] for r in self.records]
 
 
-def _observe(scenario: str, binary: Path, out: Path) -> Run:
-    try:
-        with start(scenario, binary=binary, duration=SECONDS + 30, linger=60) as run:
-            with Fetcher(FetchOptions(timeout=10)) as f:
-                text = f.get(run.url + "/debug/pprof/heap?gc=1&debug=1").content.decode()
-            _, block = split_heap_text(text)
-            ok = bool(block) and text.rstrip().endswith(block.rstrip())
-            ok = ok and parse_memstats(block).heap_alloc > 0
-            options = WatchOptions(
-                interval=1.0,
-                snapshots=SECONDS,
-                goroutine_dumps=False,
-                fetch=FetchOptions(timeout=10, retries=1),
-            )
-            collect(run.url, options, out)
-        records = tuple(s.record for s in load_session(out).snapshots)
-        return Run(records, ok)
-    except LeakhunterError as exc:
-        return Run(error=str(exc))
-
-
 @pytest.fixture(scope="module")
-def runs(zoo_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
-    root = tmp_path_factory.mktemp("sanity")
-    results: dict[str, Run] = {}
-    lock = threading.Lock()
-
-    def one(sc: ZooScenario) -> None:
-        run = _observe(sc.name, zoo_binary, root / sc.name)
-        with lock:
-            results[sc.name] = run
-
-    with ThreadPoolExecutor(PARALLEL) as pool:
-        list(pool.map(one, SCENARIOS))
+def runs(zoo_recordings: dict[str, ZooRecording]) -> dict[str, Run]:
+    results = {}
+    for sc in SCENARIOS:
+        rec = zoo_recordings[sc.name]
+        if rec.error:
+            results[sc.name] = Run(error=rec.error)
+            continue
+        records = tuple(s.record for s in load_session(rec.folder).snapshots)
+        # watch parsed MemStats from the end of each heap?gc=1&debug=1 answer
+        ok = bool(records) and all(r.memstats.get("HeapAlloc", 0) > 0 for r in records)
+        results[sc.name] = Run(records, ok)
     report = os.environ.get("LEAKHUNTER_ZOO_SANITY_REPORT")
     if report:
         Path(report).write_text(json.dumps({n: _summary(r) for n, r in results.items()}, indent=1))
@@ -136,7 +96,7 @@ def test_scenario_behaves_as_its_manifest_says(scenario: ZooScenario, runs: dict
     run = runs[scenario.name]
     assert not run.error, run.error
     assert run.memstats_text_ok, "heap?gc=1&debug=1 does not end with # runtime.MemStats"
-    assert len(run.records) == SECONDS
+    assert len(run.records) == SNAPSHOTS
     assert all(r.memstats for r in run.records), [dict(r.errors) for r in run.records]
     assert all(r.epoch == 0 for r in run.records)
     problems = []

@@ -17,9 +17,9 @@ from dataclasses import replace
 
 from leakhunter.analyze.evidence import confidence, finding_id, make_series, valid
 from leakhunter.analyze.frames import culprit
-from leakhunter.analyze.heap_findings import objects_rate
 from leakhunter.analyze.options import AnalyzeOptions
 from leakhunter.analyze.reduce import Reduced
+from leakhunter.analyze.sampling import grows_in_step
 from leakhunter.analyze.trend import Trend, assess
 from leakhunter.analyze.verdict import Finding, FindingKind, FindingVerdict, Growth, Series
 from leakhunter.model.goroutine import Frame
@@ -42,8 +42,6 @@ _OPENERS = (
 )
 #: a goroutine (or heap object count) growing within this factor of the fd rate is one cause
 _LIKE_RATE = 2.0
-#: ... and for a rate estimated from sampled heap objects
-_LIKE_SAMPLED = 3.0
 
 
 def _exhaustion(red: Reduced, tr: Trend, current: float) -> float | None:
@@ -76,17 +74,17 @@ def _opener_site(red: Reduced) -> tuple[Frame | None, tuple[Frame, ...]]:
     return None, ()
 
 
-def _count_rates(red: Reduced, f: Finding) -> list[tuple[float, float]]:
-    """(things per second a finding grows by, the factor a like rate may be off by).
+def _same_cause(red: Reduced, f: Finding, fd_rate: float) -> bool:
+    """Return True when a leak finding grows alike with the descriptors: one per each.
 
-    Goroutine counts are exact; a heap site's live objects are sampled (a 32 KiB
-    object is in Go's profile with probability ~6%), so their rate is held to a
-    wider band: in a 15 s window it came out at 0.41x the true rate.
+    Goroutine counts are exact and held to a 2x band; a heap site's live objects
+    are sampled, so the band is widened by what its few raw samples allow
+    (``analyze/sampling.py``: one 15 s CI window measured 0.41x the true rate).
     """
-    rates = [(s.fit_slope, _LIKE_RATE) for s in f.series if s.unit == "goroutines"]
-    if f.kind is FindingKind.HEAP:
-        rates.append((objects_rate(red, f), _LIKE_SAMPLED))
-    return [(r, k) for r, k in rates if r > 0]
+    for s in f.series:
+        if s.unit == "goroutines" and 1 / _LIKE_RATE <= s.fit_slope / fd_rate <= _LIKE_RATE:
+            return True
+    return f.kind is FindingKind.HEAP and grows_in_step(red, f, fd_rate, 1 / _LIKE_RATE, _LIKE_RATE)
 
 
 def _alike(f: Finding) -> str:
@@ -116,7 +114,7 @@ def fd_findings(
     for i, f in enumerate(others):
         if f.verdict is not FindingVerdict.LEAK:
             continue
-        if any(1 / k <= r / tr.slope <= k for r, k in _count_rates(red, f)):
+        if _same_cause(red, f, tr.slope):
             joined = replace(
                 f,
                 evidence=(*f.evidence, *ev, _alike(f)),

@@ -10,22 +10,11 @@ from leakhunter.analyze.evidence import F64, confidence, finding_id, make_series
 from leakhunter.analyze.frames import AppMatcher, culprit, first_interesting
 from leakhunter.analyze.options import AnalyzeOptions
 from leakhunter.analyze.reduce import Reduced
-from leakhunter.analyze.trend import Trend, assess, theil_sen
+from leakhunter.analyze.trend import Trend, assess
 from leakhunter.analyze.verdict import Finding, FindingKind, FindingVerdict, Growth, Series
 from leakhunter.units import format_value
 
-__all__ = ["HeapJudge", "objects_rate"]
-
-
-def objects_rate(red: Reduced, f: Finding) -> float:
-    """Live objects per second a heap finding's site grows by (Theil-Sen; 0 if unknown)."""
-    if f.kind is not FindingKind.HEAP or not f.series:
-        return 0.0
-    row = red.heap_objects.rows.get(f.series[0].label.removeprefix("inuse bytes at "))
-    if row is None:
-        return 0.0
-    t, y = valid(red.t, row)
-    return theil_sen(t, y)[0] if len(y) >= 2 else 0.0
+__all__ = ["HeapJudge"]
 
 
 class HeapJudge:

@@ -17,9 +17,10 @@ from leakhunter.analyze.evidence import make_series, valid
 from leakhunter.analyze.fd_findings import fd_findings, fd_series
 from leakhunter.analyze.frames import AppMatcher, Origin, module_of
 from leakhunter.analyze.goroutine_findings import GoroutineJudge
-from leakhunter.analyze.heap_findings import HeapJudge, objects_rate
+from leakhunter.analyze.heap_findings import HeapJudge
 from leakhunter.analyze.options import AnalyzeOptions
 from leakhunter.analyze.reduce import Reduced
+from leakhunter.analyze.sampling import grows_in_step
 from leakhunter.analyze.trend import assess
 from leakhunter.analyze.verdict import (
     Finding,
@@ -69,8 +70,7 @@ def _same_cause(red: Reduced, h: Finding, g: Finding, matcher: AppMatcher) -> bo
         return not h.app_frames and bool(_modules(h.stack, matcher) & _modules(g.stack, matcher))
     if h.culprit is None or not matcher.is_app(h.culprit):
         return False
-    objects, goroutines = objects_rate(red, h), g.growth.per_hour / 3600.0
-    return objects > 0 and goroutines > 0 and 0.5 <= objects / goroutines <= _IN_STEP
+    return grows_in_step(red, h, g.growth.per_hour / 3600.0, 0.5, _IN_STEP)
 
 
 def _link(
