@@ -58,7 +58,9 @@ class FetchOptions:
     backoff: float = 0.5
     backoff_max: float = 8.0
     jitter: float = 0.25
-    headers: tuple[tuple[str, str], ...] = ()
+    # Header values are often secrets (API keys, a tenant's token): kept out of
+    # repr like the token; to_json lists the names only.
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     bearer_token: str | None = field(default=None, repr=False)
     ca_file: str | None = None
     insecure: bool = False
