@@ -133,8 +133,10 @@ def _choose_port(spec: Mapping[str, object], ask: _Ask) -> tuple[int, str]:
 def _target(pod: Mapping[str, object], defaults: FetchOptions) -> TargetSpec | None:
     """Return the pod's target, None when not asked for or not running; GroupError if bad."""
     meta, spec, status = (_dict(pod.get(k)) for k in ("metadata", "spec", "status"))
+    if status.get("phase") != "Running" or not status.get("podIP"):
+        return None  # checked first: a pending pod's bad annotation is not news yet
     ask = _ask(_strings(meta.get("annotations")))
-    if ask is None or status.get("phase") != "Running" or not status.get("podIP"):
+    if ask is None:
         return None
     port, container = _choose_port(spec, ask)
     scheme = (ask.scheme or "http").strip().lower()
