@@ -36,6 +36,8 @@ _REGISTRY: tuple[tuple[str, str, str], ...] = (
     ("diff", "leakhunter.cli.diff", "DiffCommand"),
     ("goroutines", "leakhunter.cli.goroutines", "GoroutinesCommand"),
     ("rules", "leakhunter.cli.rules", "RulesCommand"),
+    ("serve", "leakhunter.cli.serve", "ServeCommand"),
+    ("status", "leakhunter.cli.status", "StatusCommand"),
 )
 
 

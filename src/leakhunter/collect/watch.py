@@ -52,7 +52,16 @@ from leakhunter.errors import FormatError, UsageError
 from leakhunter.formats.memstats import MemStats, looks_like_heap_text, parse_memstats
 from leakhunter.urls import split_credentials
 
-__all__ = ["WINDOW_GRACE", "WatchOptions", "WatchResult", "collect", "is_restart", "target_base"]
+__all__ = [
+    "WINDOW_GRACE",
+    "Abandoned",
+    "Snapshotter",
+    "WatchOptions",
+    "WatchResult",
+    "collect",
+    "is_restart",
+    "target_base",
+]
 
 #: Seconds a request may run past the end of the window (the last snapshot's time).
 WINDOW_GRACE = 2.0
@@ -118,7 +127,7 @@ class WatchResult:
     error: str | None = None
 
 
-class _Abandon(Exception):
+class Abandoned(Exception):
     """The stop event fired mid-snapshot."""
 
 
@@ -137,7 +146,7 @@ class _State:
     metrics_served: bool = True
 
 
-class _Snapshotter:
+class Snapshotter:
     """Takes one snapshot at a time into a session writer."""
 
     def __init__(
@@ -158,21 +167,22 @@ class _Snapshotter:
 
     def _get(self, path: str, max_bytes: int | None = None) -> bytes:
         if self.stop.is_set():
-            raise _Abandon
+            raise Abandoned
         try:
             return self.fetcher.get(self.base + path, max_bytes=max_bytes).content
         except FetchError:
             if self.stop.is_set():  # cut short by the stop: abandon, don't record
-                raise _Abandon from None
+                raise Abandoned from None
             raise
 
     def take(self, seq: int, t: float, elapsed: float, last: bool) -> SnapshotRecord:
+        """Take snapshot ``seq`` (its profiles as fetched stay in ``blobs``); Abandoned on stop."""
         files: dict[str, str] = {}
         errors: dict[str, str] = {}
         self.blobs = {}
         try:
             return self._take(seq, t, elapsed, last, files, errors)
-        except _Abandon:
+        except Abandoned:
             self.writer.discard(files)
             raise
 
@@ -331,12 +341,12 @@ class _Snapshotter:
     ) -> None:
         url = self.base + "/debug/pprof/goroutine?debug=2"
         if self.stop.is_set():
-            raise _Abandon
+            raise Abandoned
         try:
             resp = self.fetcher.get(url, max_bytes=self.options.dump_max_bytes, truncate=True)
         except FetchError as exc:
             if self.stop.is_set():
-                raise _Abandon from None
+                raise Abandoned from None
             errors["goroutine2"] = str(exc)
             return
         text = resp.content
@@ -403,7 +413,7 @@ def collect(
     client.cancel = stop
     if options.duration is not None:
         client.deadline = time.monotonic() + options.duration + WINDOW_GRACE
-    shot = _Snapshotter(base, options, client, writer, stop)
+    shot = Snapshotter(base, options, client, writer, stop)
     planned = options.planned()
     seq = slot = 0
     stopped, error = "done", None
@@ -426,7 +436,7 @@ def collect(
             try:
                 record = shot.take(seq, now, now - start, last)
                 writer.commit(record)
-            except _Abandon:
+            except Abandoned:
                 stopped = "interrupted"
                 break
             seq += 1

@@ -17,7 +17,13 @@ from leakhunter.model.goroutine import Frame
 if TYPE_CHECKING:
     from leakhunter.report.data import ReportData
 
-__all__ = ["VERDICT_SCHEMA", "JsonRenderer", "render_verdict_json", "verdict_to_dict"]
+__all__ = [
+    "VERDICT_SCHEMA",
+    "JsonRenderer",
+    "finding_to_dict",
+    "render_verdict_json",
+    "verdict_to_dict",
+]
 
 VERDICT_SCHEMA = "leakhunter.verdict/1"
 
@@ -42,7 +48,8 @@ def _series(s: Series) -> dict[str, Any]:
     }
 
 
-def _finding(f: Finding) -> dict[str, Any]:
+def finding_to_dict(f: Finding) -> dict[str, Any]:
+    """Return one finding as in leakhunter.verdict/1 (serve stores and serves these)."""
     out: dict[str, Any] = {
         "id": f.id,
         "kind": f.kind.value,
@@ -112,7 +119,7 @@ def verdict_to_dict(v: Verdict) -> dict[str, Any]:
         "snapshots": v.snapshots,
         "window_seconds": _num(v.window_seconds),
         "verdict": v.verdict.value,
-        "findings": [_finding(f) for f in v.findings],
+        "findings": [finding_to_dict(f) for f in v.findings],
         "projection": {
             "limit_bytes": p.limit_bytes,
             "time_to_oom_seconds": None

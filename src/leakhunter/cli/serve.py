@@ -1,0 +1,233 @@
+"""`leakhunter serve`: watch many targets continuously; metrics, API and pages over HTTP.
+
+Targets come from a file_sd file (``--targets``), an http_sd URL
+(``--http-sd``) and/or the Kubernetes API (``--kubernetes``). Listening beyond
+loopback needs ``--token-file``: the token then guards everything but the
+health checks and (unless ``--protect-metrics``) ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from leakhunter.cli.parse import duration, size
+from leakhunter.errors import UsageError
+
+if TYPE_CHECKING:
+    from leakhunter.serve.discovery import Discovery
+
+__all__ = ["ServeCommand", "parse_shard", "read_token"]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """Parse "i/N" (1 <= i <= N): this serve watches the i-th of N shards of the targets."""
+    i, sep, n = text.partition("/")
+    if not sep or not i.isdigit() or not n.isdigit() or not 1 <= int(i) <= int(n):
+        raise argparse.ArgumentTypeError(f"--shard wants i/N with 1 <= i <= N, not {text!r}")
+    return int(i), int(n)
+
+
+def read_token(path: str) -> str:
+    """Read a token file (first line, stripped); UsageError when unreadable or empty."""
+    try:
+        token = Path(path).read_text().strip().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--token-file {path}: cannot read it ({exc})") from None
+    if not token or not token[0].strip():
+        raise UsageError(f"--token-file {path}: the file is empty")
+    return token[0].strip()
+
+
+class ServeCommand:
+    """Run the continuous monitor until SIGINT/SIGTERM."""
+
+    name: ClassVar[str] = "serve"
+    help: ClassVar[str] = "watch many services continuously; Prometheus metrics, API, web page"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Declare target sources, listening, data, timing and retention options."""
+        src = parser.add_argument_group("targets")
+        src.add_argument(
+            "--targets",
+            metavar="FILE",
+            action="append",
+            default=[],
+            help="Prometheus file_sd file (JSON or YAML); reloaded on change",
+        )
+        src.add_argument(
+            "--http-sd",
+            metavar="URL",
+            action="append",
+            default=[],
+            help="Prometheus http_sd URL returning the same shape",
+        )
+        src.add_argument(
+            "--kubernetes",
+            action="store_true",
+            help="discover annotated pods through the Kubernetes API",
+        )
+        src.add_argument(
+            "--kubeconfig", metavar="FILE", help="kubeconfig to use (default: in-cluster config)"
+        )
+        src.add_argument(
+            "--namespace",
+            metavar="NS",
+            action="append",
+            default=[],
+            help="only pods of this namespace (repeatable; default: all)",
+        )
+        src.add_argument(
+            "--shard",
+            type=parse_shard,
+            metavar="i/N",
+            help="watch only the i-th of N shards of the targets",
+        )
+        net = parser.add_argument_group("HTTP")
+        net.add_argument(
+            "--listen",
+            default="127.0.0.1:9480",
+            metavar="HOST:PORT",
+            help="where to answer (default 127.0.0.1:9480)",
+        )
+        net.add_argument(
+            "--token-file",
+            metavar="FILE",
+            help="bearer token required by the API and pages (needed off loopback)",
+        )
+        net.add_argument(
+            "--protect-metrics", action="store_true", help="require the token on /metrics too"
+        )
+        run = parser.add_argument_group("watching")
+        run.add_argument(
+            "--data",
+            default="leakhunter-data",
+            metavar="DIR",
+            help="state directory: database, segments, evidence",
+        )
+        run.add_argument(
+            "--interval",
+            type=duration,
+            default=60.0,
+            metavar="DUR",
+            help="default scrape interval (default 60s)",
+        )
+        run.add_argument(
+            "--quiet-period",
+            type=duration,
+            default=300.0,
+            metavar="DUR",
+            help="after a target (re)starts, how long before it may be leaking",
+        )
+        run.add_argument(
+            "--timeout",
+            type=duration,
+            default=10.0,
+            metavar="DUR",
+            help="deadline of each request to a target (default 10s)",
+        )
+        run.add_argument(
+            "--workers", type=int, default=16, metavar="N", help="scrapes at once (default 16)"
+        )
+        run.add_argument(
+            "--top-findings",
+            type=int,
+            default=5,
+            metavar="N",
+            help="findings per target exported as metrics (default 5)",
+        )
+        keep = parser.add_argument_group("retention")
+        keep.add_argument(
+            "--disk-budget",
+            type=size,
+            default=10 << 30,
+            metavar="SIZE",
+            help="bound on everything under --data (default 10GiB)",
+        )
+        keep.add_argument(
+            "--raw-retention",
+            type=duration,
+            default=6 * 3600.0,
+            metavar="DUR",
+            help="snapshots kept at full resolution (default 6h)",
+        )
+        keep.add_argument(
+            "--retention",
+            type=duration,
+            default=7 * 86400.0,
+            metavar="DUR",
+            help="thinned snapshots kept (default 7d)",
+        )
+        keep.add_argument(
+            "--evidence-retention",
+            type=duration,
+            default=30 * 86400.0,
+            metavar="DUR",
+            help="evidence captures kept (default 30d)",
+        )
+        keep.add_argument(
+            "--segment",
+            type=duration,
+            default=3600.0,
+            metavar="DUR",
+            help="start a new snapshot folder per target this often (default 1h)",
+        )
+        keep.add_argument("--housekeeping", type=duration, default=60.0, metavar="DUR",
+                          help="how often retention and the budget run (default 60s)")  # fmt: skip
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Build the discoveries and options, then serve until stopped."""
+        from leakhunter.serve.api import ApiOptions
+        from leakhunter.serve.options import ServeOptions
+        from leakhunter.serve.server import Listen, run_serve
+
+        listen = Listen.parse(args.listen)
+        token = read_token(args.token_file) if args.token_file else None
+        if not listen.loopback and token is None:
+            raise UsageError(
+                f"--listen {args.listen} is reachable from other machines: "
+                "give --token-file (the API and pages then ask for the token)"
+            )
+        if args.workers < 1 or args.top_findings < 0:
+            raise UsageError("--workers must be at least 1 and --top-findings not negative")
+        options = ServeOptions(
+            data=Path(args.data),
+            interval=args.interval,
+            quiet_period=args.quiet_period,
+            timeout=args.timeout,
+            workers=args.workers,
+            top_findings=args.top_findings,
+            raw_retention=args.raw_retention,
+            retention=args.retention,
+            evidence_retention=args.evidence_retention,
+            disk_budget=args.disk_budget,
+            segment_seconds=args.segment,
+            housekeeping_every=args.housekeeping,
+        )
+        discoveries = _discoveries(args)
+        api = ApiOptions(token=token, protect_metrics=args.protect_metrics)
+        return run_serve(options, discoveries, listen, api, shard=args.shard, say=_say)
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _discoveries(args: argparse.Namespace) -> list[Discovery]:
+    from leakhunter.serve.discovery import FileSD, HttpSD
+
+    found: list[Discovery] = [FileSD(Path(p)) for p in args.targets]
+    found += [HttpSD(u) for u in args.http_sd]
+    if args.kubernetes:
+        from leakhunter.serve.kubeconfig import load_kube_config
+        from leakhunter.serve.kubernetes import KubernetesSD
+
+        config = load_kube_config(args.kubeconfig)
+        found.append(KubernetesSD(config, namespaces=tuple(args.namespace)))
+    if not found:
+        raise UsageError("serve needs targets: --targets FILE, --http-sd URL or --kubernetes")
+    if sys.platform == "win32":  # pragma: no cover - flock and signals are POSIX
+        raise UsageError("serve runs on Linux and macOS")
+    return found
