@@ -104,7 +104,7 @@ def make_app(
 ) -> Starlette:
     """Build the ASGI app over a running scheduler."""
     registry = CollectorRegistry(auto_describe=True)
-    registry.register(ServeCollector(scheduler.statuses, top_findings))
+    registry.register(ServeCollector(scheduler.statuses, top_findings, scheduler.lag_quantiles))
 
     async def metrics(request: Request) -> Response:
         body = await run_in_threadpool(generate_latest, registry)

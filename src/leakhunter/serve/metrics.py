@@ -49,9 +49,15 @@ def _rank(f: Mapping[str, Any]) -> tuple[int, float]:
 class ServeCollector(Collector):
     """Collects serve's metrics from a function returning every target's status."""
 
-    def __init__(self, statuses: Callable[[], Sequence[TargetStatus]], top_findings: int) -> None:
+    def __init__(
+        self,
+        statuses: Callable[[], Sequence[TargetStatus]],
+        top_findings: int,
+        lags: Callable[[], Mapping[float, float]] = dict,
+    ) -> None:
         self.statuses = statuses
         self.top = top_findings
+        self.lags = lags
 
     def collect(self) -> Iterator[Metric]:
         """Yield every family (called by prometheus-client on each /metrics request)."""
@@ -118,3 +124,11 @@ class ServeCollector(Collector):
                 f_growth.add_metric([*fl, str(growth.get("unit", ""))], per_second)
                 f_conf.add_metric(fl, float(f.get("confidence", 0.0)))
         yield from (up, took, errors, snaps, heap, gor, fds, leak, ttl, f_leak, f_growth, f_conf)
+        lag = GaugeMetricFamily(
+            "leakhunter_serve_scrape_lag_seconds",
+            "How late serve's recent scrapes started after they were due (quantiles)",
+            labels=["quantile"],
+        )
+        for q, v in sorted(self.lags().items()):
+            lag.add_metric([f"{q:g}"], v)
+        yield lag

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+from collections import deque
 import random
 import sys
 import threading
@@ -71,6 +72,8 @@ class Scheduler:
         self._cond = threading.Condition()
         self._threads: list[threading.Thread] = []
         self.loaded = threading.Event()  # set once the first target list is in
+        #: how late the latest scrapes started after they were due (seconds)
+        self.lags: deque[float] = deque(maxlen=4096)
 
     # -- targets -------------------------------------------------------------
     def set_targets(self, specs: Iterable[TargetSpec]) -> None:
@@ -145,6 +148,7 @@ class Scheduler:
                     if wait <= 0:
                         heapq.heappop(self._due)
                         self._busy.add(tid)
+                        self.lags.append(-wait)
                         return worker
                     self._cond.wait(min(wait, 1.0))
                 else:
@@ -179,6 +183,14 @@ class Scheduler:
         while due <= now:
             due += interval
         return due
+
+    def lag_quantiles(self) -> dict[float, float]:
+        """Return the median and p99 of how late recent scrapes started (empty: none yet)."""
+        with self._cond:
+            lags = sorted(self.lags)
+        if not lags:
+            return {}
+        return {q: lags[min(len(lags) - 1, int(q * len(lags)))] for q in (0.5, 0.99)}
 
     # -- views -------------------------------------------------------------------
     def statuses(self) -> list[TargetStatus]:
