@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections import deque
 import random
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 
 from leakhunter.serve.options import ServeOptions
