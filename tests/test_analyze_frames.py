@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from leakhunter.analyze.frames import AppMatcher, Origin, culprit, package_of
+from leakhunter.formats.pprof_view import FullView
 from leakhunter.model.goroutine import Frame
 
 RT = Frame("runtime.gopark", "/usr/local/go/src/runtime/proc.go", 462)
@@ -100,5 +101,5 @@ def test_stacks_keep_their_keys_across_profiles_without_addresses() -> None:
     first = hand_profile([(("a",), (1,)), (("b",), (1,))])
     second = hand_profile([(("b",), (1,)), (("c",), (1,)), (("a",), (1,))])
     assert {loc.address for loc in first.locations + second.locations} == {0}
-    assert [info.site for info in resolver.resolve(first)] == ["a", "b"]
-    assert [info.site for info in resolver.resolve(second)] == ["b", "c", "a"]
+    assert [info.site for info in resolver.resolve(FullView(first))] == ["a", "b"]
+    assert [info.site for info in resolver.resolve(FullView(second))] == ["b", "c", "a"]

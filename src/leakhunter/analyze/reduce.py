@@ -24,13 +24,12 @@ from leakhunter.analyze.series import (
     SeriesTable,
     StackResolver,
     group_key,
-    profile_frames,
     site_key,
 )
 from leakhunter.collect.snapshot import SnapshotView
 from leakhunter.errors import FormatError
+from leakhunter.formats.pprof_view import ProfileView, frames_of
 from leakhunter.model.goroutine import Frame, Goroutine, GoroutineDump
-from leakhunter.model.profile import Profile
 
 __all__ = ["EXACT", "DumpFacts", "Reduced", "RunFold"]
 
@@ -222,19 +221,22 @@ class RunFold:
                     mrow[f] = mrow.get(f, 0) + 1
                 return
 
-    def _profile(self, snap: SnapshotView, kind: str) -> Profile | None:
+    def _profile(self, snap: SnapshotView, kind: str) -> ProfileView | None:
         if not snap.has(kind):
             return None
         try:
-            return snap.profile(kind)
+            return snap.profile_view(kind)
         except FormatError as exc:
-            if len(self.errors) < _MAX_ERRORS:
-                self.errors.append(str(exc))
+            self._error(exc)
             return None
 
-    def _matcher_for(self, profile: Profile) -> AppMatcher:
+    def _error(self, exc: FormatError) -> None:
+        if len(self.errors) < _MAX_ERRORS:
+            self.errors.append(str(exc))
+
+    def _matcher_for(self, profile: ProfileView) -> AppMatcher:
         if self.matcher is None:
-            frames = [fr for loc in profile_frames(profile) for fr in loc]
+            frames = [fr for loc in frames_of(profile) for fr in loc]
             self.matcher = AppMatcher.detect(frames, self.app_prefix)
         return self.matcher
 
@@ -242,12 +244,16 @@ class RunFold:
         prof = self._profile(snap, "heap")
         if prof is None:
             return False
-        matcher = self._matcher_for(prof)
+        try:  # frames are read on demand: a bad string reference shows only now
+            matcher = self._matcher_for(prof)
+            if self.heap_resolver is None:
+                self.heap_resolver = StackResolver(site_key(matcher), self.note_callers)
+            infos = self.heap_resolver.resolve(prof)
+        except FormatError as exc:
+            self._error(exc)
+            return False
         if prof.period_type is not None and prof.period_type.type == "space":
             self.heap_period = prof.period
-        if self.heap_resolver is None:
-            self.heap_resolver = StackResolver(site_key(matcher), self.note_callers)
-        infos = self.heap_resolver.resolve(prof)
         idx = {vt.type: i for i, vt in enumerate(prof.sample_types)}
         per_stack = {
             name: np.bincount(
@@ -291,9 +297,13 @@ class RunFold:
         prof = self._profile(snap, kind)
         if prof is None:
             return False
-        if kind == "goroutine":
-            self._matcher_for(prof)
-        infos = self.group_resolver.resolve(prof)
+        try:
+            if kind == "goroutine":
+                self._matcher_for(prof)
+            infos = self.group_resolver.resolve(prof)
+        except FormatError as exc:
+            self._error(exc)
+            return False
         counts = np.bincount(
             prof.sample_stack, weights=prof.column(0).astype(np.float64), minlength=len(infos)
         )

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
 
 import numpy as np
 import numpy.typing as npt
 
 from leakhunter.analyze.frames import AppMatcher, culprit, first_interesting
+from leakhunter.formats.pprof_view import ProfileView, frames_of
 from leakhunter.model.goroutine import Frame
 from leakhunter.model.profile import Function, Location, Profile
 
@@ -93,12 +93,11 @@ class StackResolver:
         # service serves the same stacks snapshot after snapshot.
         self._recent: dict[bytes, list[_StackInfo]] = {}
 
-    def resolve(self, profile: Profile) -> list[_StackInfo]:
+    def resolve(self, profile: ProfileView) -> list[_StackInfo]:
         """Return the key and frames of every interned stack of profile."""
-        locs = profile.locations
-        addrs = np.fromiter(map(_ADDRESS, locs), np.uint64, len(locs))
+        addrs = profile.location_addresses()
         by_address = bool(addrs.size) and bool((addrs != 0).all()) and _distinct(addrs)
-        ids = np.fromiter(map(_ID, locs), np.uint64, len(locs))
+        ids = profile.location_ids()
         order = np.argsort(ids)
         stacks = profile.stacks
         if ids.size and stacks.location_ids.size:
@@ -114,9 +113,9 @@ class StackResolver:
             # frames happened to get the same numbers: sites swapped names.)
             known = self._frame_ids
             numbers = np.fromiter(
-                (known.setdefault(fr, len(known)) for fr in profile_frames(profile)),
+                (known.setdefault(fr, len(known)) for fr in frames_of(profile)),
                 np.uint64,
-                len(locs),
+                len(ids),
             )
             keyed = numbers[loc_index]
         if len(self._cache) > self.max_cached:
@@ -137,19 +136,18 @@ class StackResolver:
         return out
 
     def _resolve_stacks(
-        self, profile: Profile, raw: bytes, loc_index: npt.NDArray[np.int64]
+        self, profile: ProfileView, raw: bytes, loc_index: npt.NDArray[np.int64]
     ) -> list[_StackInfo]:
         """Look every stack up by its keyed bytes, resolving the ones never seen."""
         stacks = profile.stacks
         offs = (stacks.offsets * 8).tolist()
         out: list[_StackInfo] = []
-        frames_of = _FramesOf(profile)
         for s in range(len(stacks)):
             k = raw[offs[s] : offs[s + 1]]
             info = self._cache.get(k)
             if info is None:
                 li = loc_index[stacks.offsets[s] : stacks.offsets[s + 1]].tolist()
-                frames = tuple(fr for i in li for fr in frames_of(i))
+                frames = tuple(fr for i in li for fr in profile.location_frames(i))
                 info = self._cache[k] = _StackInfo(self._key_of(frames), frames)
                 if self._observe is not None:
                     self._observe(frames)
@@ -157,37 +155,10 @@ class StackResolver:
         return out
 
 
-_ADDRESS = attrgetter("address")
-_ID = attrgetter("id")
-
-
 def _distinct(a: npt.NDArray[np.uint64]) -> bool:
     """Return True when no value repeats (a sort, without np.unique's bookkeeping)."""
     s = np.sort(a)
     return bool((s[1:] != s[:-1]).all())
-
-
-class _FramesOf:
-    """One profile's frames per location index, built only for the locations asked for.
-
-    A profile with one new stack needs the frames of that stack's few
-    locations, not of its hundreds.
-    """
-
-    __slots__ = ("done", "funcs", "profile")
-
-    def __init__(self, profile: Profile) -> None:
-        self.profile = profile
-        self.funcs: dict[int, Function] | None = None
-        self.done: dict[int, tuple[Frame, ...]] = {}
-
-    def __call__(self, i: int) -> tuple[Frame, ...]:
-        got = self.done.get(i)
-        if got is None:
-            if self.funcs is None:
-                self.funcs = {f.id: f for f in self.profile.functions}
-            got = self.done[i] = location_frames(self.profile.locations[i], self.funcs)
-        return got
 
 
 def site_key(matcher: AppMatcher) -> Callable[[tuple[Frame, ...]], str]:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from leakhunter.collect.kinds import KINDS, Decoder
 from leakhunter.collect.session import SessionInfo, SnapshotRecord
@@ -43,6 +44,9 @@ from leakhunter.collect.sources import OnSnapshot, SourceResult
 from leakhunter.errors import FormatError
 from leakhunter.formats.limits import max_bytes_from_env, maybe_gunzip
 from leakhunter.model import Profile
+
+if TYPE_CHECKING:
+    from leakhunter.formats.pprof_view import ProfileView
 
 __all__ = ["ESTIMATED_NOTE", "FileSnapshot", "ProfileDirSource", "ProfileFile", "name_time"]
 
@@ -210,6 +214,14 @@ class FileSnapshot:
         from leakhunter.formats.goroutine_text import load_dump
 
         return dump_profile(load_dump(data, self.name(kind), max_bytes=max_bytes))
+
+    def profile_view(self, kind: str = "heap") -> ProfileView:
+        """Parse one profile for analysis; a text dump goes through ``profile`` first."""
+        from leakhunter.formats.pprof_view import FullView, decode_view
+
+        if kind in self.text:
+            return FullView(self.profile(kind))
+        return decode_view(self.read_bytes(kind), source=self.name(kind))
 
     def goroutine_text(self, *, max_bytes: int | None = None) -> str | None:
         """Return the debug=2 dump's text, or None when there is none."""

@@ -40,6 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from leakhunter import __version__
 from leakhunter.collect.kinds import KINDS
@@ -55,6 +56,9 @@ from leakhunter.formats.limits import is_gzip, maybe_gunzip
 from leakhunter.formats.memstats import MemStats
 from leakhunter.model import Profile
 from leakhunter.urls import redact
+
+if TYPE_CHECKING:
+    from leakhunter.formats.pprof_view import ProfileView
 
 __all__ = [
     "FILE_SUFFIXES",
@@ -281,6 +285,12 @@ class Snapshot:
         from leakhunter.formats.pprof import decode
 
         return decode(self.read_bytes(kind), source=str(self.path(kind)), max_bytes=max_bytes)
+
+    def profile_view(self, kind: str = "heap") -> ProfileView:
+        """Parse one profile for analysis (tables read on demand)."""
+        from leakhunter.formats.pprof_view import decode_view
+
+        return decode_view(self.read_bytes(kind), source=str(self.path(kind)))
 
     def goroutine_text(self, *, max_bytes: int | None = None) -> str | None:
         """Return the debug=2 goroutine dump text, or None when this snapshot has none."""

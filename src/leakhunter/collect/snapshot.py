@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from leakhunter.collect.session import SnapshotRecord
 from leakhunter.errors import FormatError
 from leakhunter.formats.limits import maybe_gunzip
 from leakhunter.model import Profile
+
+if TYPE_CHECKING:
+    from leakhunter.formats.pprof_view import ProfileView
 
 __all__ = ["MemorySnapshot", "SnapshotView"]
 
@@ -45,6 +48,10 @@ class SnapshotView(Protocol):
         """Decode one protobuf profile."""
         ...
 
+    def profile_view(self, kind: str = "heap") -> ProfileView:
+        """Parse one profile for analysis (tables read on demand; see formats.pprof_view)."""
+        ...
+
     def goroutine_text(self, *, max_bytes: int | None = None) -> str | None:
         """Return the debug=2 dump's text, or None when there is none."""
         ...
@@ -55,6 +62,13 @@ def decode_profile(data: bytes, source: str, max_bytes: int | None = None) -> Pr
     from leakhunter.formats.pprof import decode
 
     return decode(data, source=source, max_bytes=max_bytes)
+
+
+def view_profile(data: bytes, source: str) -> ProfileView:
+    """Parse a (gzipped) pprof protobuf for analysis; FormatError on bad input."""
+    from leakhunter.formats.pprof_view import decode_view
+
+    return decode_view(data, source=source)
 
 
 def dump_text(data: bytes, source: str, max_bytes: int | None = None) -> str:
@@ -88,6 +102,10 @@ class MemorySnapshot:
     def profile(self, kind: str = "heap", *, max_bytes: int | None = None) -> Profile:
         """Decode one protobuf profile."""
         return decode_profile(self.read_bytes(kind), self.name(kind), max_bytes)
+
+    def profile_view(self, kind: str = "heap") -> ProfileView:
+        """Parse one profile for analysis."""
+        return view_profile(self.read_bytes(kind), self.name(kind))
 
     def goroutine_text(self, *, max_bytes: int | None = None) -> str | None:
         """Return the debug=2 dump's text, or None when there is none."""

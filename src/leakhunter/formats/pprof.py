@@ -49,7 +49,7 @@ from leakhunter.model.profile import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["decode", "encode", "read", "write"]
+__all__ = ["Scan", "decode", "encode", "missing_id", "parse_message", "read", "write"]
 
 #: Every sample's stack, values and label set: compiled walk or numpy walk.
 Scan = NativeScan | SampleScan
@@ -80,6 +80,17 @@ def decode(
         FormatError: empty, truncated, corrupt or oversized input, or a profile
             whose internal references are inconsistent.
     """
+    msg, scan = parse_message(data, source, max_bytes)
+    return _Decoder(msg, source).profile(scan, labels=labels)
+
+
+def parse_message(data: bytes, source: str, max_bytes: int | None) -> tuple[Any, Scan]:
+    """Return the profile message without its samples, and the samples' scan.
+
+    The part every decoder shares (``decode``, and the lazy view analysis reads):
+    gunzip within the cap, the compiled (or numpy) walk of the samples, upb for
+    the rest, and the checks that make it a profile.
+    """
     if not data:
         raise FormatError(source, "empty file")
     raw = maybe_gunzip(data, source, max_bytes)
@@ -97,7 +108,7 @@ def decode(
         scan: Scan = _numpy_scan(msg, raw, source) if fast is None else fast
     except (VarintError, NeedsCanonical) as exc:
         raise FormatError(source, f"corrupt sample ({exc or 'unexpected encoding'})") from None
-    return _Decoder(msg, source).profile(scan, labels=labels)
+    return msg, scan
 
 
 def _check_profile(msg: Any, source: str, samples: int) -> None:
@@ -256,7 +267,7 @@ class _Decoder:
         except VarintError as exc:
             raise self.fail(f"corrupt sample ({exc})") from None
         known = np.fromiter((loc.id for loc in locations), np.uint64, len(locations))
-        missing = _missing(ids, known)
+        missing = missing_id(ids, known)
         if missing is not None:
             raise self.fail(f"a sample refers to missing location {missing}")
         stacks = Stacks(offsets=adopt_i64(offsets), location_ids=adopt_ids(ids))
@@ -285,7 +296,7 @@ class _Decoder:
         )
 
 
-def _missing(ids: Ids, known: npt.NDArray[np.uint64]) -> int | None:
+def missing_id(ids: Ids, known: npt.NDArray[np.uint64]) -> int | None:
     """Return an id of ids that is not in known, or None (O(n) for dense ids)."""
     if ids.size == 0:
         return None
