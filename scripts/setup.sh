@@ -2,7 +2,8 @@
 # Set up leakhunter for development on a fresh machine: a virtualenv in .venv with
 # the package (editable) and its dev tools. Idempotent and quick when already done.
 # `setup.sh --test-tools` (what scripts/test.sh runs) also installs, as root, the
-# Debian packages only the tests and benchmarks use (Chromium, panicparse); the
+# Debian packages only the tests and benchmarks use (Chromium, panicparse,
+# Prometheus with promtool, Alertmanager); the
 # main job (scripts/demo.sh) needs none of them and installs none.
 # Go (for the zoo and the anchor tests) is used if present; its modules come from
 # the Go module proxy, pinned by zoo/go.sum, and are fetched by the zoo build.
@@ -45,6 +46,9 @@ if [ "$test_tools" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 
   command -v panicparse >/dev/null 2>&1 || need+=(panicparse)
   # headless browser for the HTML report tests (tests/test_report_browser.py)
   command -v chromium >/dev/null 2>&1 || need+=(chromium chromium-driver fonts-dejavu-core)
+  # the real monitoring engines serve's alert rules and dashboard are tested on
+  command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+  command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
   if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]} (apt)" >&2
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}") \

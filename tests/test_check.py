@@ -162,3 +162,14 @@ def test_the_documented_github_actions_step_runs(zoo_binary: Path, tmp_path: Pat
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "leaks.xml").exists() and (tmp_path / "leaks.sarif").exists()
     assert (tmp_path / "leak-session" / "manifest.json").exists()
+
+
+def test_churn_fails_only_past_the_given_rate(zoo_binary: Path, tmp_path: Path) -> None:
+    """thrift-buffer-churn allocates some MiB/s and keeps nothing: no leak, churn."""
+    cmd = service(zoo_binary, "thrift-buffer-churn")
+    low = check(tmp_path, "--cmd", cmd, "--fail-on-churn", "64KiB", "--json", "v.json")
+    assert low.returncode == 1, low.stderr[-3000:]
+    assert "FAIL: the service allocates" in low.stderr and "FAIL (GC pressure)" in low.stderr
+    rate = json.loads((tmp_path / "v.json").read_text())["gc"]["alloc_bytes_per_second"]["value"]
+    high = check(tmp_path, "--cmd", cmd, "--fail-on-churn", f"{int(rate * 20)}")
+    assert high.returncode == 0, high.stderr[-3000:]

@@ -16,6 +16,7 @@ import numpy as np
 from leakhunter.analyze.evidence import make_series, valid
 from leakhunter.analyze.fd_findings import fd_findings, fd_series
 from leakhunter.analyze.frames import AppMatcher, Origin, module_of
+from leakhunter.analyze.gc_figures import gc_figures
 from leakhunter.analyze.goroutine_findings import GoroutineJudge
 from leakhunter.analyze.heap_findings import HeapJudge
 from leakhunter.analyze.options import AnalyzeOptions
@@ -205,6 +206,7 @@ def judge(
             extra_series=tuple(x for x in (fd_series(red),) if x is not None),
             app_prefix=o.app_prefix,
             restarts=restarts,
+            gc=gc_figures(red),
         )
     heap = hj.heap_findings(whole, leaking)
     gor = gj.goroutine_findings()
@@ -213,7 +215,9 @@ def judge(
     joined, fds = fd_findings(red, o, heap + gor)
     heap, gor = joined[: len(heap)], joined[len(heap) :]
     leak_sites = {f.culprit.function for f in heap if f.culprit}
-    churn = hj.churn_findings(leak_sites) if not leaking else []
+    # churn is reported beside a leak too: both cost the service, and a fix of one
+    # should not hide the other (the leak's own site is never called churn)
+    churn = hj.churn_findings(leak_sites)
     findings = sorted(heap + gor + fds + churn, key=lambda f: rank_key(f, red.matcher))
     findings = findings[: o.max_findings]
     if leaking and not any(f.kind is FindingKind.HEAP for f in findings):
@@ -238,6 +242,7 @@ def judge(
         app_prefix=o.app_prefix,
         restarts=restarts,
         extra_series=tuple(x for x in (fd_series(red),) if x is not None),
+        gc=gc_figures(red),
     )
 
 

@@ -47,7 +47,9 @@ EXACT = (
     "Sys",
     "HeapReleased",
     "NumGC",
+    "NumForcedGC",
     "PauseTotalNs",
+    "GCCPUFractionPpb",
 )
 _MAX_APP_FRAMES = 24
 _MAX_ERRORS = 20

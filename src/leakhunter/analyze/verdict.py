@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from leakhunter.analyze.figures import GcFigures
 from leakhunter.model.goroutine import Frame
 
 __all__ = [
@@ -168,3 +169,4 @@ class Verdict:
     extra_series: tuple[Series, ...] = field(default=())
     libraries: tuple[str, ...] = ()  # third-party modules seen anywhere in the session
     windows: tuple[WindowVerdict, ...] = ()  # each window judged, whole history first
+    gc: GcFigures | None = None  # GC pressure of the judged window (exact MemStats)

@@ -19,14 +19,36 @@ from typing import ClassVar
 from leakhunter.analyze.judge import AnalyzeOptions
 from leakhunter.analyze.verdict import Verdict
 from leakhunter.cli._verdict_out import add_verdict_options, analyze_options, emit_verdict
-from leakhunter.cli.parse import duration
+from leakhunter.cli.parse import duration, fraction, size
 from leakhunter.cli.watch import add_watch_options, default_out_dir, target_and_options
 from leakhunter.errors import TargetError, UsageError
 from leakhunter.gate.allowlist import AllowEntry
 from leakhunter.pipeline import Judged
 from leakhunter.urls import redact
 
-__all__ = ["CheckCommand"]
+__all__ = ["CheckCommand", "gc_failures"]
+
+
+def gc_failures(verdict: Verdict, churn_limit: int | None, gc_budget: float | None) -> list[str]:
+    """Return why GC pressure fails the build (--fail-on-churn, --gc-cpu-budget); [] passes."""
+    from leakhunter.units import format_value
+
+    g = verdict.gc
+    out: list[str] = []
+    if g is None:
+        if churn_limit is not None or gc_budget is not None:
+            out.append("no MemStats to judge GC pressure on (is the target a Go service?)")
+        return out
+    if churn_limit is not None and g.alloc_rate.known and g.alloc_rate.value > churn_limit:
+        out.append(
+            f"the service allocates {format_value(g.alloc_rate.value, 'bytes')}/s, above "
+            f"--fail-on-churn {format_value(churn_limit, 'bytes')}/s"
+        )
+    if gc_budget is not None and g.cpu_fraction.known and g.cpu_fraction.value > gc_budget:
+        out.append(
+            f"GC takes {g.cpu_fraction.value:.1%} of the CPU, above --gc-cpu-budget {gc_budget:.1%}"
+        )
+    return out
 
 
 class CheckCommand:
@@ -66,6 +88,18 @@ class CheckCommand:
             "--allow-inconclusive",
             action="store_true",
             help="exit 0 instead of 3 when the window cannot decide",
+        )
+        parser.add_argument(
+            "--fail-on-churn",
+            type=size,
+            metavar="BYTES_PER_S",
+            help="fail when the service allocates faster than this (e.g. 200MiB)",
+        )
+        parser.add_argument(
+            "--gc-cpu-budget",
+            type=fraction,
+            metavar="FRACTION",
+            help="fail when the runtime spends more than this share of CPU in GC (e.g. 0.1)",
         )
         add_watch_options(parser)
         add_verdict_options(parser)
@@ -229,9 +263,16 @@ class _Check:
             self.say(f"note: {line}")
         for line in decision.expired:
             self.say(f"FAIL: {line}")
-        verdict_word = {0: "PASS", 1: "FAIL (leak)", 3: "FAIL (inconclusive)"}
-        self.say(verdict_word.get(decision.exit_code, str(decision.exit_code)))
-        return decision.exit_code
+        pressure = gc_failures(verdict, self.args.fail_on_churn, self.args.gc_cpu_budget)
+        for line in pressure:
+            self.say(f"FAIL: {line}")
+        code = decision.exit_code
+        if pressure and code in (0, 3):
+            code = 1
+        failed = "FAIL (GC pressure)" if pressure and decision.exit_code != 1 else "FAIL (leak)"
+        verdict_word = {0: "PASS", 1: failed, 3: "FAIL (inconclusive)"}
+        self.say(verdict_word.get(code, str(code)))
+        return code
 
     def judge_compare(self, verdict: Verdict) -> int:
         """Gate on compare: the BEFORE session's leaks must stay fixed, nothing new may leak.

@@ -20,42 +20,18 @@ total over window, their band the standard error of the per-interval rates.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from leakhunter.analyze.trend import theil_sen
+from leakhunter.analyze.figures import Figure, counter_rate, sen_slope
 from leakhunter.collect.session import Session, SnapshotRecord
 
 __all__ = ["Figure", "ProcessFigures", "process_figures", "sen_slope", "usable_run"]
 
 F64 = npt.NDArray[np.float64]
-
-#: two-sided normal quantile of the 90% band every figure carries
-_Z90 = 1.6448536269514722
-
-
-@dataclass(frozen=True, slots=True)
-class Figure:
-    """One estimate with its 90% band; ``n`` is how many points it rests on."""
-
-    value: float
-    low: float
-    high: float
-    unit: str
-    n: int = 0
-
-    @property
-    def known(self) -> bool:
-        """Return True when the figure rests on at least two points."""
-        return self.n >= 2
-
-    def excludes_zero(self) -> bool:
-        """Return True when the whole band lies above zero (a real rise, not noise)."""
-        return self.known and self.low > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,43 +47,6 @@ class ProcessFigures:
     heap_end: float = 0.0
     goroutines_start: float = 0.0
     goroutines_end: float = 0.0
-
-
-def sen_slope(t: Sequence[float] | F64, y: Sequence[float] | F64, unit: str) -> Figure:
-    """Return the Theil-Sen slope of y(t) with Sen's 90% confidence band."""
-    ta = np.asarray(t, dtype=np.float64)
-    ya = np.asarray(y, dtype=np.float64)
-    n = len(ta)
-    if n < 2:
-        return Figure(0.0, 0.0, 0.0, unit, n)
-    slope, _ = theil_sen(ta, ya)
-    i, j = np.triu_indices(n, 1)
-    dt = ta[j] - ta[i]
-    ok = dt > 0
-    slopes = np.sort((ya[j] - ya[i])[ok] / dt[ok])
-    m = len(slopes)
-    if m == 0:
-        return Figure(0.0, 0.0, 0.0, unit, n)
-    # Sen (1968): the band's ends are order statistics (m -+ C)/2 of the slopes.
-    c = _Z90 * math.sqrt(n * (n - 1) * (2 * n + 5) / 18.0)
-    lo = int(max(0, math.floor((m - c) / 2.0)))
-    hi = int(min(m - 1, math.ceil((m + c) / 2.0)))
-    return Figure(slope, float(slopes[lo]), float(slopes[hi]), unit, n)
-
-
-def _counter_rate(t: F64, counter: F64, unit: str) -> Figure:
-    """Rate of a monotone counter: total over window, band from per-interval rates."""
-    n = len(t)
-    if n < 2 or t[-1] <= t[0]:
-        return Figure(0.0, 0.0, 0.0, unit, n)
-    value = float((counter[-1] - counter[0]) / (t[-1] - t[0]))
-    dt = np.diff(t)
-    ok = dt > 0
-    rates = np.diff(counter)[ok] / dt[ok]
-    if len(rates) < 2:
-        return Figure(value, value, value, unit, n)
-    half = _Z90 * float(np.std(rates, ddof=1)) / math.sqrt(len(rates))
-    return Figure(value, max(0.0, value - half), value + half, unit, n)
 
 
 def _runtime_fraction(recs: Sequence[SnapshotRecord]) -> Figure:
@@ -152,9 +91,9 @@ def process_figures(records: Sequence[SnapshotRecord]) -> ProcessFigures:
     return ProcessFigures(
         heap_slope=sen_slope(t, heap, "bytes/s"),
         goroutine_slope=sen_slope(tg, gor, "goroutines/s"),
-        gc_per_second=_counter_rate(t, cycles, "GC/s"),
+        gc_per_second=counter_rate(t, cycles, "GC/s"),
         gc_cpu_fraction=_runtime_fraction(recs),
-        alloc_rate=_counter_rate(t, col("TotalAlloc"), "bytes/s"),
+        alloc_rate=counter_rate(t, col("TotalAlloc"), "bytes/s"),
         heap_start=float(heap[0]) if len(heap) else 0.0,
         heap_end=float(heap[-1]) if len(heap) else 0.0,
         goroutines_start=float(gor[0]) if len(gor) else 0.0,

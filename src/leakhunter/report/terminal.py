@@ -178,6 +178,14 @@ def _overview(v: Verdict, width: int) -> Table:
         )
     elif v.verdict is VerdictValue.LEAK:
         t.add_row("time to OOM", Text("unknown: give --limit (or set GOMEMLIMIT on the target)"))
+    g = v.gc
+    if g is not None and g.alloc_rate.known:
+        parts = [f"allocating {format_value(g.alloc_rate.value, 'bytes')}/s"]
+        if g.cycles_per_second.known:
+            parts.append(f"{g.cycles_per_second.value:.2g} collections/s")
+        if g.cpu_fraction.known:
+            parts.append(f"{g.cpu_fraction.value:.1%} of CPU in GC")
+        t.add_row("GC", Text(", ".join(parts)))
     if v.restarts:
         t.add_row("restarts", Text(f"{v.restarts} (judged the last run)"))
     if len(v.windows) > 1:

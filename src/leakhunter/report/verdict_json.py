@@ -11,6 +11,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
+from leakhunter.analyze.figures import Figure, GcFigures
 from leakhunter.analyze.verdict import Finding, Series, Verdict, WindowVerdict
 from leakhunter.model.goroutine import Frame
 
@@ -141,6 +142,24 @@ def verdict_to_dict(v: Verdict) -> dict[str, Any]:
             "goroutines": _series(v.goroutines) if v.goroutines else None,
         },
         "windows": [_window(w) for w in v.windows],
+        "gc": _gc(v.gc),
+    }
+
+
+def _figure(f: Figure) -> dict[str, Any] | None:
+    if not f.known:
+        return None
+    return {"value": _num(f.value), "low": _num(f.low), "high": _num(f.high)}
+
+
+def _gc(g: GcFigures | None) -> dict[str, Any] | None:
+    """GC pressure: exact figures with their 90% bands (null where unknown)."""
+    if g is None:
+        return None
+    return {
+        "cycles_per_second": _figure(g.cycles_per_second),
+        "cpu_fraction": _figure(g.cpu_fraction),
+        "alloc_bytes_per_second": _figure(g.alloc_rate),
     }
 
 
