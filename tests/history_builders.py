@@ -66,7 +66,7 @@ def snapshots(
     noise: float = 0.0,
     seed: int = 1,
     alloc_rate: float = 1 << 20,
-    other: float = 64 << 20,
+    other: float | Callable[[float], float] = 64 << 20,
     fds: Callable[[float], float] | None = None,
     max_fds: int = 1024,
     memory_limit: int | None = None,
@@ -83,11 +83,12 @@ def snapshots(
         t = seq * interval
         live = {k: max(0.0, v + rng.normal(0, noise)) for k, v in sites(t).items()}
         total_alloc = alloc_rate * t + sum(live.values())
-        heap = other + sum(live.values())
+        heap = (other(t) if callable(other) else other) + sum(live.values())
+        unseen = other(t) if callable(other) else other
         stats = {
             "HeapAlloc": int(heap),
             "HeapObjects": int(heap // 1024),
-            "TotalAlloc": int(total_alloc + other),
+            "TotalAlloc": int(total_alloc + unseen),
             "StackInuse": 1 << 20,
             "HeapInuse": int(heap * 1.1),
             "Sys": int(heap * 1.5),

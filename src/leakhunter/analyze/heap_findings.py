@@ -35,11 +35,20 @@ class HeapJudge:
         return tr, make_series("live heap (HeapAlloc after GC)", "bytes", t, y, tr)
 
     def heap_leaking(self, tr: Trend | None) -> bool:
-        """Return True when the exact live heap grows persistently and enough."""
-        if tr is None or not tr.growing:
+        """Return True when the exact live heap grows persistently and enough.
+
+        Enough is ``min_heap_growth_fraction`` of the heap, or, for a slow leak in
+        a large heap (a few MB a minute on gigabytes), a rise at (nearly) every
+        exact figure: a warm-up flattens, a plateau or a sawtooth goes down as
+        often as up, a one-off step rises once; only a leak rises snapshot after
+        snapshot (``slow_leak_monotone`` of the moves, over ``slow_leak_min_points``).
+        The absolute floor ``min_heap_growth_bytes`` holds in both cases.
+        """
+        if tr is None or not tr.growing or tr.growth < self.o.min_heap_growth_bytes:
             return False
-        floor = max(self.o.min_heap_growth_bytes, self.o.min_heap_growth_fraction * tr.start)
-        return tr.growth >= floor
+        if tr.growth >= self.o.min_heap_growth_fraction * tr.start:
+            return True
+        return tr.n >= self.o.slow_leak_min_points and tr.monotone >= self.o.slow_leak_monotone
 
     # -- heap sites -------------------------------------------------------
     def heap_findings(self, whole: Trend | None, leaking: bool) -> list[Finding]:
@@ -70,6 +79,35 @@ class HeapJudge:
         # growth rests on at least two of the profile's raw samples, or it flickers
         # in and out of the findings from one run of the same service to the next.
         return [f for k, (_, f) in enumerate(out) if k == 0 or self.sampled_enough(f)]
+
+    def unattributed(self, whole: Trend, series: Series | None) -> Finding:
+        """The leak the exact heap proves when no sampled site explains it yet.
+
+        Sampling picks ~one allocation per 512 KiB: a slow leak (a few hundred
+        KiB a second) may not have been sampled in a short window. The exact
+        heap is the proof; the culprit waits for more samples.
+        """
+        growth_hint = (
+            "no allocation site has been sampled enough yet to name the culprit: "
+            "watch longer (more snapshots), or lower runtime.MemProfileRate"
+        )
+        return Finding(
+            id=finding_id("heap", "<unattributed>"),
+            kind=FindingKind.HEAP,
+            verdict=FindingVerdict.LEAK,
+            confidence=round(confidence(whole, 0.0) * 0.8, 2),
+            culprit=None,
+            stack=(),
+            growth=Growth("bytes", max(0.0, whole.start), whole.end, whole.slope * 3600),
+            evidence=(
+                "exact live heap (HeapAlloc after GC) grew "
+                f"{format_value(max(0.0, whole.start), 'bytes')} -> "
+                f"{format_value(whole.end, 'bytes')} ({rate(whole.slope, 'bytes')}), rising at "
+                f"{whole.monotone:.0%} of the snapshots, trend p={whole.p_value:.1g}",
+                growth_hint,
+            ),
+            series=() if series is None else (series,),
+        )
 
     def sampled_enough(self, f: Finding) -> bool:
         """Return True when a site's growth rests on >= 2 estimated raw heap samples.

@@ -220,11 +220,14 @@ def judge(
     churn = hj.churn_findings(leak_sites)
     findings = sorted(heap + gor + fds + churn, key=lambda f: rank_key(f, red.matcher))
     findings = findings[: o.max_findings]
-    if leaking and not any(f.kind is FindingKind.HEAP for f in findings):
-        all_notes.append(
-            "the exact live heap grows, but no single allocation site explains it "
-            "(growth spread thin, or too small for the heap profile's sampling)"
-        )
+    if leaking and whole is not None and not any(f.kind is FindingKind.HEAP for f in findings):
+        if any(f.verdict is FindingVerdict.LEAK for f in findings):
+            all_notes.append(
+                "the exact live heap grows, but no single allocation site explains it "
+                "(growth spread thin, or too small for the heap profile's sampling)"
+            )
+        else:  # the exact heap proves a leak on its own: say so, culprit unknown
+            findings.insert(0, hj.unattributed(whole, heap_series))
     is_leak = any(f.verdict is FindingVerdict.LEAK for f in findings)
     value = VerdictValue.LEAK if is_leak else VerdictValue.NO_LEAK
     proj = project(red, o, is_leak)

@@ -19,6 +19,10 @@ class AnalyzeOptions:
     trend: TrendOptions = field(default_factory=TrendOptions)
     min_heap_growth_bytes: float = 1 << 20
     min_heap_growth_fraction: float = 0.05
+    #: below that fraction, a slow leak counts when the exact heap rose at this share of
+    #: its moves (ties left out) over at least this many points (heap_leaking says why)
+    slow_leak_monotone: float = 0.9
+    slow_leak_min_points: int = 10
     min_site_share: float = 0.10
     min_goroutine_growth: float = 20.0
     min_fd_growth: float = 10.0  # descriptors over the window, at the least

@@ -10,6 +10,7 @@ import (
 	_ "github.com/leakhunter/zoo/scenarios/mapcache"
 	_ "github.com/leakhunter/zoo/scenarios/periodicbatch"
 	_ "github.com/leakhunter/zoo/scenarios/sleepers"
+	_ "github.com/leakhunter/zoo/scenarios/slowleak"
 	_ "github.com/leakhunter/zoo/scenarios/syncpool"
 	_ "github.com/leakhunter/zoo/scenarios/tickerleak"
 	_ "github.com/leakhunter/zoo/scenarios/workerpool"
