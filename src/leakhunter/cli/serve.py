@@ -17,7 +17,10 @@ from leakhunter.cli.parse import duration, size
 from leakhunter.errors import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from leakhunter.serve.discovery import Discovery
+    from leakhunter.serve.notify import Notifier
 
 __all__ = ["ServeCommand", "parse_shard", "read_token"]
 
@@ -99,6 +102,30 @@ class ServeCommand:
         )
         net.add_argument(
             "--protect-metrics", action="store_true", help="require the token on /metrics too"
+        )
+        tell = parser.add_argument_group("notifications (without Alertmanager)")
+        tell.add_argument(
+            "--webhook",
+            metavar="URL",
+            action="append",
+            default=[],
+            help="POST every state change as leakhunter.event/1 JSON (@FILE: URL from a file)",
+        )
+        tell.add_argument(
+            "--slack-webhook",
+            metavar="URL",
+            action="append",
+            default=[],
+            help="POST state changes as Slack messages (@FILE as above)",
+        )
+        tell.add_argument(
+            "--notify-on",
+            default="leak,down,ok",
+            metavar="STATES",
+            help="states to send: leak, suspect, down, ok (= recovered); default leak,down,ok",
+        )
+        tell.add_argument(
+            "--ui-url", metavar="URL", help="serve's address as receivers reach it (report links)"
         )
         run = parser.add_argument_group("watching")
         run.add_argument(
@@ -208,7 +235,36 @@ class ServeCommand:
         )
         discoveries = _discoveries(args)
         api = ApiOptions(token=token, protect_metrics=args.protect_metrics)
-        return run_serve(options, discoveries, listen, api, shard=args.shard, say=_say)
+        return run_serve(
+            options, discoveries, listen, api, shard=args.shard, say=_say, notify=_notifier(args)
+        )
+
+
+def _secret(value: str, what: str) -> str:
+    if not value.startswith("@"):
+        return value
+    try:
+        return Path(value[1:]).read_text().strip()
+    except OSError as exc:
+        raise UsageError(f"{what} {value}: cannot read it ({exc.strerror or exc})") from None
+
+
+def _notifier(args: argparse.Namespace) -> Callable[[Callable[[str], None]], Notifier] | None:
+    from leakhunter.serve.notify import Notifier, Webhook
+
+    hooks = tuple(Webhook(_secret(u, "--webhook"), "json") for u in args.webhook) + tuple(
+        Webhook(_secret(u, "--slack-webhook"), "slack") for u in args.slack_webhook
+    )
+    if not hooks:
+        return None
+    states = frozenset(s.strip() for s in args.notify_on.split(",") if s.strip())
+    unknown = states - {"leak", "suspect", "down", "ok", "pending", "inconclusive"}
+    if unknown:
+        raise UsageError(f"--notify-on: unknown state(s) {', '.join(sorted(unknown))}")
+    for h in hooks:
+        if not h.url.startswith(("http://", "https://")):
+            raise UsageError(f"a webhook must be an http(s) URL (host {h.host})")
+    return lambda say: Notifier(hooks, statuses=states, ui=args.ui_url, say=say)
 
 
 def _say(line: str) -> None:

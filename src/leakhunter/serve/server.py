@@ -27,11 +27,13 @@ import uvicorn
 from leakhunter.errors import LeakhunterError, UsageError
 from leakhunter.serve.api import ApiOptions, make_app
 from leakhunter.serve.discovery import Discovery
+from leakhunter.serve.notify import Notifier
 from leakhunter.serve.options import ServeOptions
 from leakhunter.serve.retention import enforce
 from leakhunter.serve.scheduler import Scheduler, in_shard
 from leakhunter.serve.store import Store, StoreError
 from leakhunter.serve.targets import TargetSpec
+from leakhunter.serve.worker import Event
 
 __all__ = ["Listen", "ServeError", "run_serve"]
 
@@ -179,12 +181,24 @@ def run_serve(
     shard: tuple[int, int] | None = None,
     say: Callable[[str], None] = print,
     ready: Callable[[Listen], None] | None = None,
+    notify: Callable[[Callable[[str], None]], Notifier] | None = None,
 ) -> int:
     """Run serve until SIGINT/SIGTERM; return 0 (errors at start raise ServeError)."""
     lock = _lock(options.data)
     stop = threading.Event()
     store = Store(options.data / "serve.db")
-    scheduler = Scheduler(store, options, stop, on_event=lambda e: say(e.line()))
+    notifier = notify(say) if notify is not None else None
+
+    def on_event(e: Event) -> None:
+        say(e.line())
+        if notifier is not None:
+            notifier.notify(e)
+
+    scheduler = Scheduler(store, options, stop, on_event=on_event)
+    if notifier is not None:
+        notifier.labels = lambda tid: (
+            dict(w.spec.labels) if (w := scheduler.worker(tid)) is not None else {}
+        )
     try:
         sock = _bind(listen)
         bound = Listen(listen.host, sock.getsockname()[1])
@@ -215,6 +229,8 @@ def run_serve(
     finally:
         stop.set()
         scheduler.close()
+        if notifier is not None:
+            notifier.close()
         store.close()
         lock.close()
     say("leakhunter serve: stopped; every target's state is saved")
