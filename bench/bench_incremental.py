@@ -34,6 +34,7 @@ import sys
 import time
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 INTERVAL = 60.0
@@ -53,10 +54,13 @@ def _rss_kib() -> int:
 class _Decoded:
     """A snapshot whose profiles were decoded (and scaled) before it is added."""
 
-    __slots__ = ("profiles", "record")
+    __slots__ = ("profiles", "record", "views")
 
-    def __init__(self, record: object, profiles: dict[str, object]) -> None:
+    def __init__(self, record: object, profiles: dict[str, Any]) -> None:
+        from leakhunter.formats.pprof_view import FullView
+
         self.record, self.profiles = record, profiles
+        self.views = {k: FullView(p) for k, p in profiles.items()}
 
     def has(self, kind: str) -> bool:
         return kind in self.profiles
@@ -66,6 +70,9 @@ class _Decoded:
 
     def profile(self, kind: str = "heap", *, max_bytes: int | None = None) -> object:
         return self.profiles[kind]
+
+    def profile_view(self, kind: str = "heap") -> object:
+        return self.views[kind]
 
     def goroutine_text(self, *, max_bytes: int | None = None) -> None:
         return None

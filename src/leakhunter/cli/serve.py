@@ -9,6 +9,8 @@ health checks and (unless ``--protect-metrics``) ``/metrics``.
 from __future__ import annotations
 
 import argparse
+import re
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -25,11 +27,26 @@ if TYPE_CHECKING:
 __all__ = ["ServeCommand", "parse_shard", "read_token"]
 
 
-def parse_shard(text: str) -> tuple[int, int]:
-    """Parse "i/N" (1 <= i <= N): this serve watches the i-th of N shards of the targets."""
+def parse_shard(text: str, hostname: str | None = None) -> tuple[int, int]:
+    """Parse "i/N" (1 <= i <= N): this serve watches the i-th of N shards of the targets.
+
+    "ordinal/N" takes i from the host name's trailing number plus one: a
+    Kubernetes StatefulSet's pod ``leakhunter-0`` watches shard 1 of N, with no
+    per-replica configuration.
+    """
     i, sep, n = text.partition("/")
+    if sep and i == "ordinal":
+        host = hostname if hostname is not None else socket.gethostname()
+        m = re.search(r"-(\d+)$", host)
+        if m is None:
+            raise argparse.ArgumentTypeError(
+                f"--shard ordinal/N: the host name {host!r} does not end in -<ordinal>"
+            )
+        i = str(int(m.group(1)) + 1)
     if not sep or not i.isdigit() or not n.isdigit() or not 1 <= int(i) <= int(n):
-        raise argparse.ArgumentTypeError(f"--shard wants i/N with 1 <= i <= N, not {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--shard wants i/N with 1 <= i <= N (or ordinal/N), not {text!r}"
+        )
     return int(i), int(n)
 
 
@@ -86,7 +103,8 @@ class ServeCommand:
             "--shard",
             type=parse_shard,
             metavar="i/N",
-            help="watch only the i-th of N shards of the targets",
+            help="watch only the i-th of N shards of the targets "
+            "(ordinal/N: i from a StatefulSet pod's name, leakhunter-0 -> 1)",
         )
         net = parser.add_argument_group("HTTP")
         net.add_argument(
