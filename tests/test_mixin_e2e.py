@@ -196,8 +196,9 @@ def test_prometheus_and_alertmanager_page_for_the_leak_only(
             rows = _query(prom, f"leakhunter:finding_leak:{recorded}")
             assert notes["culprit"] in {r["metric"]["culprit"] for r in rows}, rows
             assert {r["metric"]["target"] for r in rows} == {leak.url}, rows
-        heap = _query(prom, f'leakhunter_heap_live_bytes{{target="{leak.url}"}}')
-        assert heap and float(heap[0]["value"][1]) > 0
+        for gauge in ("leakhunter_heap_live_bytes", "leakhunter_open_fds", "leakhunter_max_fds"):
+            got_gauge = _query(prom, f'{gauge}{{target="{leak.url}"}}')  # local: from /proc
+            assert got_gauge and float(got_gauge[0]["value"][1]) > 0, gauge
         assert not [a for a in hook.alerts() if a["labels"]["target"] == control.url]
         took["done"] = time.monotonic() - began
     print("\nmixin e2e timings (s since start):", {k: round(v, 1) for k, v in took.items()})
