@@ -37,8 +37,21 @@ def _link_base(options: MixinOptions, field: bool) -> str:
     return _LABEL_REF.sub(to, options.serve_url.rstrip("/"))
 
 
-def _fleet(board: Board, o: MixinOptions) -> None:
-    board.row("Fleet")
+def _stat_options(**extra: str) -> dict[str, Any]:
+    calcs = {"calcs": ["lastNotNull"], "fields": "", "values": False}
+    return {"reduceOptions": calcs, "colorMode": "background", "graphMode": "none", **extra}
+
+
+def _merged(renames: dict[str, str]) -> list[dict[str, Any]]:
+    """Join instant table queries row by row on their labels; name the value columns."""
+    hide = {"Time": True, "__name__": True}
+    return [
+        {"id": "merge", "options": {}},
+        {"id": "organize", "options": {"excludeByName": hide, "renameByName": renames}},
+    ]
+
+
+def _fleet_status(board: Board, o: MixinOptions) -> None:
     counts = [
         query(series("leakhunter:targets:count", o, f'status="{s}"'), s, ref=chr(65 + i))
         for i, s in enumerate(TARGET_STATUSES)
@@ -57,12 +70,7 @@ def _fleet(board: Board, o: MixinOptions) -> None:
         w=8,
         h=6,
         description="ok includes targets still in their warm-up (serve calls them pending).",
-        options={
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-            "colorMode": "background",
-            "graphMode": "none",
-            "textMode": "value_and_name",
-        },
+        options=_stat_options(textMode="value_and_name"),
         overrides=colours,
     )
     board.add(
@@ -74,6 +82,9 @@ def _fleet(board: Board, o: MixinOptions) -> None:
         defaults={"custom": {"stacking": {"mode": "normal"}, "fillOpacity": 40}},
         overrides=colours,
     )
+
+
+def _leaking_table(board: Board, o: MixinOptions) -> None:
     report = _link_base(o, field=True) + "/targets/${__data.fields.id}"
     board.add(
         "table",
@@ -87,16 +98,7 @@ def _fleet(board: Board, o: MixinOptions) -> None:
         description="One row per leak finding: the culprit, the matching rule, how fast it "
         "grows (in its unit per hour) and when the target runs out of memory at that rate. "
         "The target links to serve's report.",
-        transformations=[
-            {"id": "merge", "options": {}},
-            {
-                "id": "organize",
-                "options": {
-                    "excludeByName": {"Time": True, "__name__": True},
-                    "renameByName": {"Value #A": "growth per hour", "Value #B": "time to OOM"},
-                },
-            },
-        ],
+        transformations=_merged({"Value #A": "growth per hour", "Value #B": "time to OOM"}),
         overrides=[
             {
                 "matcher": {"id": "byName", "options": "time to OOM"},
@@ -110,6 +112,9 @@ def _fleet(board: Board, o: MixinOptions) -> None:
             },
         ],
     )
+
+
+def _fleet_growth(board: Board, o: MixinOptions) -> None:
     board.add(
         "bargauge",
         "Time to OOM (soonest first)",
@@ -134,15 +139,7 @@ def _fleet(board: Board, o: MixinOptions) -> None:
         )
 
 
-def _target(board: Board, o: MixinOptions) -> None:
-    board.row("Target: $target")
-    page = _link_base(o, field=False) + "/targets/${id}"
-    link = [{"title": "leakhunter report of $target", "url": page, "targetBlank": True}]
-    stat = {
-        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-        "colorMode": "background",
-        "graphMode": "none",
-    }
+def _target_stats(board: Board, o: MixinOptions, link: list[dict[str, Any]]) -> None:
     verdict = value_mappings({"0": ("no leak", "green"), "1": ("LEAK", "red")})
     up = value_mappings({"0": ("DOWN", "red"), "1": ("up", "green")})
     plain = {"color": {"mode": "fixed", "fixedColor": "blue"}}
@@ -158,16 +155,16 @@ def _target(board: Board, o: MixinOptions) -> None:
             [query(series(metric, o, _TARGET), instant=True)],
             w=6,
             h=4,
-            options=stat,
+            options=_stat_options(),
             defaults=defaults,
             links=link,
         )
+
+
+def _target_graphs(board: Board, o: MixinOptions, link: list[dict[str, Any]]) -> None:
+    growth = series("leakhunter_finding_growth_per_second", o, _TARGET)
     panels: tuple[tuple[str, list[dict[str, Any]], str], ...] = (
-        (
-            "Live heap (exact, after GC)",
-            [_q(o, "leakhunter_heap_live_bytes", "live heap")],
-            "bytes",
-        ),
+        ("Live heap (exact, after GC)", [_q(o, "leakhunter_heap_live_bytes", "heap")], "bytes"),
         ("Goroutines", [_q(o, "leakhunter_goroutines", "goroutines")], "short"),
         (
             "Open file descriptors",
@@ -176,12 +173,7 @@ def _target(board: Board, o: MixinOptions) -> None:
         ),
         (
             "Findings' growth per hour",
-            [
-                query(
-                    f"3600 * {series('leakhunter_finding_growth_per_second', o, _TARGET)}",
-                    "{{kind}} {{culprit}} {{rule}} ({{unit}}/h)",
-                )
-            ],
+            [query(f"3600 * {growth}", "{{kind}} {{culprit}} {{rule}} ({{unit}}/h)")],
             "short",
         ),
         ("Time to OOM", [_q(o, "leakhunter_time_to_oom_seconds", "time to OOM")], "s"),
@@ -202,16 +194,7 @@ def _target(board: Board, o: MixinOptions) -> None:
         ],
         w=12,
         h=8,
-        transformations=[
-            {"id": "merge", "options": {}},
-            {
-                "id": "organize",
-                "options": {
-                    "excludeByName": {"Time": True, "__name__": True},
-                    "renameByName": {"Value #A": "leak", "Value #B": "confidence"},
-                },
-            },
-        ],
+        transformations=_merged({"Value #A": "leak", "Value #B": "confidence"}),
         links=link,
     )
 
@@ -220,11 +203,7 @@ def _q(o: MixinOptions, metric: str, legend: str, ref: str = "A") -> dict[str, A
     return query(series(metric, o, _TARGET), legend, ref=ref)
 
 
-def dashboard(options: MixinOptions) -> dict[str, Any]:
-    """Return the dashboard's JSON model (``dashboards/leakhunter.json``)."""
-    board = Board()
-    _fleet(board, options)
-    _target(board, options)
+def _variables(options: MixinOptions) -> list[dict[str, Any]]:
     up = series("leakhunter_target_up", options)
     of_target = series("leakhunter_target_up", options, _TARGET)
     variables: list[dict[str, Any]] = [
@@ -246,6 +225,21 @@ def dashboard(options: MixinOptions) -> dict[str, Any]:
         query_variable(label, label, f"label_values({of_target}, {label})", hidden=True)
         for label in dict.fromkeys(["id", *_LABEL_REF.findall(options.serve_url)])
     )
+    return variables
+
+
+def dashboard(options: MixinOptions) -> dict[str, Any]:
+    """Return the dashboard's JSON model (``dashboards/leakhunter.json``)."""
+    board = Board()
+    board.row("Fleet")
+    _fleet_status(board, options)
+    _leaking_table(board, options)
+    _fleet_growth(board, options)
+    board.row("Target: $target")
+    page = _link_base(options, field=False) + "/targets/${id}"
+    link = [{"title": "leakhunter report of $target", "url": page, "targetBlank": True}]
+    _target_stats(board, options, link)
+    _target_graphs(board, options, link)
     return {
         "uid": DASHBOARD_UID,
         "title": "leakhunter",
@@ -260,7 +254,7 @@ def dashboard(options: MixinOptions) -> dict[str, Any]:
         "timezone": "",
         "annotations": {"list": []},
         "links": [],
-        "templating": {"list": variables},
+        "templating": {"list": _variables(options)},
         "panels": board.panels,
     }
 
