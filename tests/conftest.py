@@ -35,7 +35,13 @@ def zoo_recordings(
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Skip every @pytest.mark.go test with a clear reason when there is no Go."""
+    """Skip @pytest.mark.go / .prometheus tests with a clear reason when the tools are missing."""
+    if item.get_closest_marker("prometheus") is not None:
+        from mixin_helpers import MISSING_HINT, missing_tools
+
+        missing = missing_tools()
+        if missing:
+            pytest.skip(f"{', '.join(missing)} not found: {MISSING_HINT}")
     if item.get_closest_marker("go") is None:
         return
     from leakhunter.harness.build import GoNotFoundError, find_go

@@ -44,7 +44,7 @@ def _metrics(s: Serving) -> dict[tuple[str, str], float]:
     text = httpx.get(s.url + "/metrics", timeout=30).text
     for fam in text_string_to_metric_families(text):
         for sample in fam.samples:
-            if "kind" not in sample.labels:
+            if "kind" not in sample.labels and "target" in sample.labels:  # not serve's own lag
                 out[(sample.name, sample.labels["target"])] = sample.value
     return out
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -174,6 +175,21 @@ def test_metrics_follow_the_contract_and_bound_cardinality() -> None:
     assert "leakhunter_scrape_errors_total" in text and "leakhunter_snapshots_total" in text
     ttl = fams["leakhunter_time_to_oom_seconds"].samples
     assert {s.value for s in ttl} == {3600.0}
+    # every series names the target's id too: an alert links to /targets/{id} with it
+    pairs = {(s.labels["target"], s.labels["id"]) for f in fams.values() for s in f.samples
+             if "target" in s.labels}  # fmt: skip
+    assert pairs == {("http://a:1", "a"), ("http://b:1", "b")}
+
+
+def test_metrics_export_the_descriptor_limit_where_known() -> None:
+    known = replace(_status("a", {"id": "mine"}, 0), fds=40.0, max_fds=1024.0)
+    unknown = _status("b", {}, 0)
+    reg = CollectorRegistry()
+    reg.register(ServeCollector(lambda: [known, unknown], top_findings=8))
+    fams = {f.name: f for f in text_string_to_metric_families(generate_latest(reg).decode())}
+    (limit,) = fams["leakhunter_max_fds"].samples
+    assert limit.value == 1024.0 and limit.labels["id"] == "a"
+    assert limit.labels["exported_id"] == "mine"  # a target label "id" never overrides serve's
 
 
 @pytest.mark.parametrize(

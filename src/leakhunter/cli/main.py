@@ -38,6 +38,7 @@ _REGISTRY: tuple[tuple[str, str, str], ...] = (
     ("rules", "leakhunter.cli.rules", "RulesCommand"),
     ("serve", "leakhunter.cli.serve", "ServeCommand"),
     ("status", "leakhunter.cli.status", "StatusCommand"),
+    ("mixin", "leakhunter.cli.mixin", "MixinCommand"),
 )
 
 

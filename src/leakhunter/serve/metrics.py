@@ -6,8 +6,10 @@ of each target when Prometheus asks, so a removed target's series vanish at
 once and no stale finding lingers. Names and labels are the contract in
 DESIGN.md ("serve"): every series has ``target`` (the URL without
 credentials) plus the target's own labels; finding series add ``kind``,
-``culprit`` and ``rule`` (and ``unit`` for growth). Cardinality is bounded:
-at most ``top_findings`` findings per target, leaks first.
+``culprit`` and ``rule`` (and ``unit`` for growth). Every series also carries
+``id``, the target's id in serve's API and pages, so an alert can link to
+``/targets/{id}`` (the URL alone does not name the page). Cardinality is
+bounded: at most ``top_findings`` findings per target, leaks first.
 
 Label names differ between targets (one has ``team``, another ``zone``); a
 metric family needs one set, so each family uses the union, and a target
@@ -29,7 +31,7 @@ __all__ = ["ServeCollector", "label_name"]
 
 _BAD = re.compile(r"[^a-zA-Z0-9_]")
 #: labels serve sets itself; a target label of the same name is exported as exported_<name>
-_OWN = frozenset({"target", "kind", "culprit", "rule", "unit", "finding"})
+_OWN = frozenset({"target", "id", "kind", "culprit", "rule", "unit", "finding"})
 
 
 def label_name(name: str) -> str:
@@ -63,11 +65,11 @@ class ServeCollector(Collector):
         """Yield every family (called by prometheus-client on each /metrics request)."""
         sts = list(self.statuses())
         names = sorted({label_name(k) for s in sts for k in s.labels})
-        base = ["target", *names]
+        base = ["target", "id", *names]
 
         def values(s: TargetStatus) -> list[str]:
             own = {label_name(k): v for k, v in s.labels.items()}
-            return [s.url, *(own.get(n, "") for n in names)]
+            return [s.url, s.id, *(own.get(n, "") for n in names)]
 
         def gauge(name: str, doc: str, extra: Sequence[str] = ()) -> GaugeMetricFamily:
             return GaugeMetricFamily(name, doc, labels=[*base, *extra])
@@ -83,6 +85,9 @@ class ServeCollector(Collector):
         heap = gauge("leakhunter_heap_live_bytes", "Exact live heap after a forced GC")
         gor = gauge("leakhunter_goroutines", "Goroutines (or tasks) of the target")
         fds = gauge("leakhunter_open_fds", "Open file descriptors of the target, where known")
+        max_fds = gauge(
+            "leakhunter_max_fds", "Descriptor limit (RLIMIT_NOFILE) of the target, where known"
+        )
         leak = gauge("leakhunter_leak", "1 when the target's verdict is leak")
         ttl = gauge(
             "leakhunter_time_to_oom_seconds", "Time until the memory limit at the leak rate"
@@ -103,7 +108,12 @@ class ServeCollector(Collector):
                 took.add_metric(lv, s.scrape_seconds)
             errors.add_metric(lv, float(s.errors))
             snaps.add_metric(lv, float(s.snapshots))
-            for fam, v in ((heap, s.heap), (gor, s.goroutines), (fds, s.fds)):
+            for fam, v in (
+                (heap, s.heap),
+                (gor, s.goroutines),
+                (fds, s.fds),
+                (max_fds, s.max_fds),
+            ):
                 if v is not None:
                     fam.add_metric(lv, v)
             leak.add_metric(lv, 1.0 if s.verdict == "leak" else 0.0)
@@ -123,7 +133,8 @@ class ServeCollector(Collector):
                 per_second = float(growth.get("per_hour", 0.0)) / 3600.0
                 f_growth.add_metric([*fl, str(growth.get("unit", ""))], per_second)
                 f_conf.add_metric(fl, float(f.get("confidence", 0.0)))
-        yield from (up, took, errors, snaps, heap, gor, fds, leak, ttl, f_leak, f_growth, f_conf)
+        yield from (up, took, errors, snaps, heap, gor, fds, max_fds, leak, ttl)
+        yield from (f_leak, f_growth, f_conf)
         lag = GaugeMetricFamily(
             "leakhunter_serve_scrape_lag_seconds",
             "How late serve's recent scrapes started after they were due (quantiles)",

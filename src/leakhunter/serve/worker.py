@@ -94,6 +94,7 @@ class TargetStatus:
     heap: float | None = None
     goroutines: float | None = None
     fds: float | None = None
+    max_fds: float | None = None  # the descriptor limit (RLIMIT_NOFILE), where known
     time_to_oom: float | None = None
     quiet: bool = False
     findings: tuple[Mapping[str, Any], ...] = ()
@@ -113,6 +114,11 @@ def _point(rec: SnapshotRecord) -> Point:
         None if rss is None else float(rss),
         up,
     )
+
+
+def _max_fds(rec: SnapshotRecord) -> float | None:
+    limit = rec.process.get("max_fds")
+    return None if limit is None else float(limit)
 
 
 def _brief(f: Mapping[str, Any]) -> str:
@@ -252,6 +258,7 @@ class TargetWorker:
                 heap=point.heap if point.up else previous.heap,
                 goroutines=point.goroutines if point.up else previous.goroutines,
                 fds=point.fds if point.up else previous.fds,
+                max_fds=_max_fds(rec) if point.up else previous.max_fds,
             )
             self._judge(started, announce=True, snap=snap, errors=dict(rec.errors))
             st = self.status
