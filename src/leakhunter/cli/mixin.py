@@ -49,6 +49,12 @@ class MixinCommand:
 
         d = MixinOptions()
         parser.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
+        parser.add_argument(
+            "--operator",
+            metavar="NAMESPACE",
+            help="also write a PrometheusRule and a Grafana dashboard ConfigMap in NAMESPACE "
+            "(kubernetes/), for the Prometheus Operator",
+        )
         links = parser.add_argument_group("links and series")
         links.add_argument(
             "--serve-url",
@@ -116,6 +122,6 @@ class MixinCommand:
             )
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        for path in write_mixin(options, Path(args.out)):
+        for path in write_mixin(options, Path(args.out), args.operator):
             sys.stdout.write(f"{path}\n")
         return EXIT_OK

@@ -48,17 +48,31 @@ def _yaml(doc: dict[str, Any]) -> str:
     return _HEADER + yaml.dump(doc, Dumper=Dumper, sort_keys=False, width=1 << 16)
 
 
-def render_mixin(options: MixinOptions) -> dict[str, str]:
-    """Return every file of the mixin: relative path -> text."""
+def render_mixin(options: MixinOptions, operator: str | None = None) -> dict[str, str]:
+    """Return every file of the mixin: relative path -> text.
+
+    ``operator`` (a namespace) adds the Prometheus Operator's PrometheusRule and a
+    Grafana dashboard ConfigMap under ``kubernetes/``.
+    """
     texts = (
         _yaml(alert_rules(options)),
         _yaml(recording_rules(options)),
         json.dumps(dashboard(options), indent=2) + "\n",
     )
-    return dict(zip(MIXIN_FILES, texts, strict=True))
+    files = dict(zip(MIXIN_FILES, texts, strict=True))
+    if operator is not None:
+        from leakhunter.serve.mixin.operator import (
+            OPERATOR_FILES,
+            dashboard_configmap,
+            prometheus_rule,
+        )
+
+        docs = (prometheus_rule(options, operator), dashboard_configmap(options, operator))
+        files.update(zip(OPERATOR_FILES, map(_yaml, docs), strict=True))
+    return files
 
 
-def write_mixin(options: MixinOptions, out: Path) -> list[Path]:
+def write_mixin(options: MixinOptions, out: Path, operator: str | None = None) -> list[Path]:
     """Write the mixin's files under ``out`` (atomically each); return their paths.
 
     Raises:
@@ -67,7 +81,7 @@ def write_mixin(options: MixinOptions, out: Path) -> list[Path]:
     from leakhunter.collect.session import SessionWriteError, atomic_write
 
     written = []
-    for name, text in render_mixin(options).items():
+    for name, text in render_mixin(options, operator).items():
         path = out / name
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
