@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync/atomic"
+	"time"
 
 	"github.com/IBM/sarama"
 )
@@ -42,6 +43,19 @@ func StartCluster(topic string, partitions int32) *sarama.MockBroker {
 func ServeCluster(ctx context.Context, ln net.Listener, topic string, partitions int32) error {
 	rep := &brokerLog{}
 	b := configure(sarama.NewMockBrokerListener(rep, 1, ln), rep, topic, partitions)
+	<-ctx.Done()
+	b.Close()
+	return nil
+}
+
+// ServeSlowCluster is ServeCluster with a broker that waits latency before
+// every reply: an overloaded cluster (acks=all behind a lagging follower). The
+// mock broker answers the requests of one connection one at a time, so a
+// producer with one request in flight gets one acknowledgement per latency.
+func ServeSlowCluster(ctx context.Context, ln net.Listener, topic string, partitions int32, latency time.Duration) error {
+	rep := &brokerLog{}
+	b := configure(sarama.NewMockBrokerListener(rep, 1, ln), rep, topic, partitions)
+	b.SetLatency(latency)
 	<-ctx.Done()
 	b.Close()
 	return nil
