@@ -32,7 +32,10 @@ class HeapJudge:
         if len(y) < 2:
             return None, None
         tr = assess(t, y, self.o.trend)
-        return tr, make_series("live heap (HeapAlloc after GC)", "bytes", t, y, tr)
+        label = "live heap (HeapAlloc after GC)"
+        if self.red.heap_unforced:
+            label = "heap (HeapAlloc; garbage in where no GC was forced)"
+        return tr, make_series(label, "bytes", t, y, tr)
 
     def heap_leaking(self, tr: Trend | None) -> bool:
         """Return True when the exact live heap grows persistently and enough.

@@ -184,6 +184,11 @@ def judge(
     n = len(red.t)
     window = float(red.t[-1] - red.t[0]) if n else 0.0
     all_notes = list(notes) + [f"could not read: {e}" for e in red.errors[:5]]
+    if red.heap_unforced:
+        all_notes.append(
+            f"{red.heap_unforced} of the {n} heap figures were read without a forced GC "
+            "(--gc-every) and count garbage too: too few forced ones for the exact trend"
+        )
     whole, heap_series = hj.heap_trend()
     leaking = hj.heap_leaking(whole)
     t_g, y_g = valid(red.t, red.goroutines_total)

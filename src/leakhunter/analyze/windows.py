@@ -58,7 +58,7 @@ def judge_run(
     notes: tuple[str, ...] = (),
 ) -> tuple[Verdict, Reduced]:
     """Return the verdict of one run over all its windows, and the whole-history view."""
-    whole = fold.reduced(None)
+    whole = fold.reduced(None, options.trend.min_points)
     if not whole.raw:
         notes = (
             *notes,
@@ -79,7 +79,7 @@ def judge_run(
     for label, seconds in options.windows:
         if seconds >= _SAME * span:
             continue
-        red = fold.reduced(seconds)
+        red = fold.reduced(seconds, options.trend.min_points)
         if len(red.t) < options.trend.min_points:
             continue
         v = judge(red, target, options)

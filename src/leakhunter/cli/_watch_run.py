@@ -53,6 +53,7 @@ def watch_options(args: argparse.Namespace) -> WatchOptions:
         allocs=args.allocs,
         goroutine_dumps=not args.no_dumps,
         fetch=fetch,
+        gc_every=args.gc_every,
     )
 
 

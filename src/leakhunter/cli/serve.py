@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from leakhunter.cli.parse import duration, size
+from leakhunter.cli.parse import count, duration, size
 from leakhunter.errors import UsageError
 
 if TYPE_CHECKING:
@@ -174,6 +174,14 @@ class ServeCommand:
             help="deadline of each request to a target (default 10s)",
         )
         run.add_argument(
+            "--gc-every",
+            type=count(1, 10**6),
+            default=1,
+            metavar="K",
+            help="force a GC (heap?gc=1) on a target's first scrape and every K-th only "
+            "(default 1: every scrape)",
+        )
+        run.add_argument(
             "--workers", type=int, default=16, metavar="N", help="scrapes at once (default 16)"
         )
         run.add_argument(
@@ -250,6 +258,7 @@ class ServeCommand:
             disk_budget=args.disk_budget,
             segment_seconds=args.segment,
             housekeeping_every=args.housekeeping,
+            gc_every=args.gc_every,
         )
         discoveries = _discoveries(args)
         api = ApiOptions(token=token, protect_metrics=args.protect_metrics)

@@ -42,6 +42,15 @@ def add_watch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allocs", action="store_true", help="also collect allocs profiles")
     parser.add_argument("--no-dumps", action="store_true", help="never fetch full debug=2 dumps")
     parser.add_argument(
+        "--gc-every",
+        type=count(1, 10**6),
+        default=1,
+        metavar="K",
+        help="force a GC (heap?gc=1) on the first snapshot and every K-th only (default 1: "
+        "every one); spares a big heap's service a full GC per snapshot, the exact live "
+        "heap then rests on every K-th snapshot",
+    )
+    parser.add_argument(
         "--timeout", type=duration, default=10.0, metavar="DUR", help="per-request timeout"
     )
     parser.add_argument(

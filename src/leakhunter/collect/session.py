@@ -6,7 +6,8 @@ Layout (schema ``leakhunter.session/1``; NNNNNN is the zero-padded snapshot seq)
                                           "started": ISO8601, "options": {...},
                                           "tool_version": "0.1.0"}
     SESSION/NNNNNN.heap.pb.gz            heap protobuf as served, fetched right AFTER
-                                         heap?gc=1&debug=1 so it reflects that GC
+                                         heap?gc=1&debug=1 so it reflects that GC (with
+                                         gc_forced false: the last completed GC)
     SESSION/NNNNNN.goroutine.pb.gz       goroutine?debug=0 protobuf
     SESSION/NNNNNN.goroutine2.txt.gz     goroutine?debug=2 dump, gzipped; only some snapshots
     SESSION/NNNNNN.goroutineleak.pb.gz   goroutineleak?debug=0, when the target serves it
@@ -14,6 +15,7 @@ Layout (schema ``leakhunter.session/1``; NNNNNN is the zero-padded snapshot seq)
     SESSION/NNNNNN.json                  the commit record, written LAST:
         {"seq": N, "time": unix_float, "elapsed": s, "epoch": E,
          "memstats": {"HeapAlloc": int, "NumGC": int, ...every integer MemStats field},
+         "gc_forced": false,  (only when the snapshot forced no GC; absent: it did)
          "goroutines": total | null, "files": {"heap": "000003.heap.pb.gz", ...},
          "errors": {"endpoint": "one line"}, "limits": {"gomemlimit": N | null},
          "process": {"rss": N, "open_fds": N, "max_fds": N, "memory_limit": N,
@@ -26,6 +28,11 @@ only once its NNNNNN.json does: a kill mid-snapshot leaves profile files without
 a record, which readers ignore. A snapshot whose target was down has empty
 ``memstats`` and ``files`` and says why in ``errors``. ``epoch`` increases each
 time the target restarted (its counters went down); series must not cross epochs.
+``gc_forced`` says whether the MemStats were read after a GC the snapshot forced
+(``heap?gc=1``): then HeapAlloc is the exact live heap; without (a watch with
+``gc_every`` > 1) it also counts garbage not yet collected. The key is written
+only when false, so a watch forcing every GC writes the records it always did
+and older sessions read as forcing one every time, which they did.
 """
 
 from __future__ import annotations
@@ -189,6 +196,7 @@ class SnapshotRecord:
     gomemlimit: int | None = None
     process: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     process_source: str = ""  # "procfs" | "metrics" | "" (none known)
+    gc_forced: bool = True  # MemStats read after a GC this snapshot forced (heap?gc=1)
 
     @property
     def stats(self) -> MemStats | None:
@@ -215,6 +223,8 @@ class SnapshotRecord:
         }
         if self.process:  # only when known: records stay as they were otherwise
             out["process"] = {**self.process, "source": self.process_source}
+        if not self.gc_forced:  # likewise: a watch forcing every GC writes what it always did
+            out["gc_forced"] = False
         return out
 
     @staticmethod
@@ -231,6 +241,9 @@ class SnapshotRecord:
             proc = proc if isinstance(proc, dict) else {}
             proc_source = str(proc.get("source", ""))
             figures = {k: v for k, v in proc.items() if k != "source"}
+            forced = obj.get("gc_forced", True)  # older sessions forced a GC every time
+            if not isinstance(forced, bool):
+                raise FormatError(source, "gc_forced must be true or false")
             return SnapshotRecord(
                 seq=int(obj["seq"]),
                 time=float(obj["time"]),
@@ -243,6 +256,7 @@ class SnapshotRecord:
                 gomemlimit=None if limit is None else int(limit),
                 process=MappingProxyType(_int_map(figures, source, "process")),
                 process_source=proc_source,
+                gc_forced=forced,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise FormatError(source, f"malformed snapshot record ({exc})") from None

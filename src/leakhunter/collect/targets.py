@@ -56,14 +56,23 @@ def local_port(base: str) -> int | None:
         return None
 
 
-def is_restart(prev: MemStats, cur: MemStats) -> bool:
+def is_restart(prev: MemStats, cur: MemStats, *, forced: bool = True) -> bool:
     """Return True when cur cannot come from the same process as prev.
 
-    Both were read after a forced GC (``heap?gc=1``), so in one process NumGC and
-    NumForcedGC strictly increase and TotalAlloc never decreases.
+    In one process NumGC, NumForcedGC and TotalAlloc never decrease. When cur
+    was read after a GC of its own (``heap?gc=1``, ``forced``), NumForcedGC has
+    also risen since prev; without one (``gc_every`` > 1) it may stay level, so
+    only a fall counts. The watch forces the first GC of every run it sees, so
+    prev's count is at least 1 and a restarted process shows less (0 until
+    something forces a GC in it).
     """
-    forced = prev.num_forced_gc > 0 and cur.num_forced_gc <= prev.num_forced_gc
-    return cur.num_gc < prev.num_gc or cur.total_alloc < prev.total_alloc or forced
+    if cur.num_gc < prev.num_gc or cur.total_alloc < prev.total_alloc:
+        return True
+    if prev.num_forced_gc <= 0:
+        return False
+    if forced:
+        return cur.num_forced_gc <= prev.num_forced_gc
+    return cur.num_forced_gc < prev.num_forced_gc
 
 
 def group_counts(data: bytes, source: str = "goroutine") -> GroupCounts:

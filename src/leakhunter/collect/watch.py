@@ -3,17 +3,31 @@
 Per snapshot, in this order: ``heap?gc=1&debug=1`` (exact MemStats after a forced
 GC; only the MemStats block is kept, in the record), the heap protobuf (which
 then reflects that GC), ``goroutine?debug=0``, ``goroutineleak?debug=0`` while the
-target serves it, ``allocs`` if asked, ``/debug/vars`` for ``gomemlimit`` while
-served, and a ``goroutine?debug=2`` dump only when it pays: on the first and the
-last planned snapshot and whenever a goroutine group grew by more than
-``dump_growth`` since the previous dump. Each file is written as it arrives and
-the record last, so the loop never holds more than one snapshot's profiles.
+target serves it (on snapshots that force a GC only), ``allocs`` if asked,
+``/debug/vars`` for ``gomemlimit`` while served, and a ``goroutine?debug=2`` dump
+only when it pays: on the first and the last planned snapshot and whenever a
+goroutine group grew by more than ``dump_growth`` since the previous dump. Each
+file is written as it arrives and the record last, so the loop never holds more
+than one snapshot's profiles.
+
+A forced GC is a full mark of the target's heap: on a heap of gigabytes it costs
+the service CPU seconds and raises its tail latency. With ``gc_every`` k > 1 only
+the first snapshot and every k-th after it fetch ``heap?gc=1&debug=1``; the
+others fetch ``heap?debug=1``, whose MemStats are as exact but whose HeapAlloc
+then includes garbage not yet collected (the heap profile shows the last
+completed GC); they skip ``goroutineleak`` too, as its leak detection runs a
+full GC of its own (a forced snapshot of such a target costs two). The record
+says which snapshots forced one (``gc_forced``), so the analysis can judge the
+live heap on forced points alone.
 
 An endpoint error is recorded in the record's ``errors`` and the loop goes on; a
-target that is down yields a record with errors only. A target restart (NumGC,
-TotalAlloc or NumForcedGC not increasing, though every snapshot forces a GC)
-bumps ``epoch``. Setting ``stop_event`` (the CLI does it on SIGINT/SIGTERM)
-abandons the snapshot in flight and returns normally, so analysis still runs.
+target that is down yields a record with errors only. A target restart (NumGC or
+TotalAlloc going down, or NumForcedGC not rising across a forced GC, see
+:func:`is_restart`) bumps ``epoch``; a restart seen on a snapshot that did not
+force a GC fetches the MemStats again with one, so every run starts on an exact
+point and its restart can be told from the next. Setting ``stop_event`` (the CLI
+does it on SIGINT/SIGTERM) abandons the snapshot in flight and returns normally,
+so analysis still runs.
 """
 
 from __future__ import annotations
@@ -67,6 +81,8 @@ __all__ = [
 WINDOW_GRACE = 2.0
 # How late past the window's end the last snapshot may still start (timer jitter).
 _LATE = 0.5
+# The MemStats endpoint, with a forced GC (True) or without.
+_MEMSTATS = {True: "/debug/pprof/heap?gc=1&debug=1", False: "/debug/pprof/heap?debug=1"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +102,14 @@ class WatchOptions:
     dump_growth: int = 50
     dump_max_bytes: int = 64 << 20
     fetch: FetchOptions = field(default_factory=FetchOptions)
+    #: force a GC (``heap?gc=1``) on the first snapshot and every k-th after it
+    gc_every: int = 1
 
     def __post_init__(self) -> None:
         if not self.interval > 0:
             raise UsageError(f"interval must be positive, not {self.interval}")
+        if self.gc_every < 1:
+            raise UsageError(f"gc_every must be at least 1, not {self.gc_every}")
         if self.snapshots is not None and self.snapshots < 1:
             raise UsageError(f"snapshots must be at least 1, not {self.snapshots}")
         if self.duration is not None and self.duration < 0:
@@ -112,6 +132,7 @@ class WatchOptions:
             "goroutine_dumps": self.goroutine_dumps,
             "dump_growth": self.dump_growth,
             "dump_max_bytes": self.dump_max_bytes,
+            "gc_every": self.gc_every,
             "fetch": self.fetch.to_json(),
         }
 
@@ -137,6 +158,7 @@ class _State:
 
     epoch: int = 0
     last_stats: MemStats | None = None
+    unforced: int | None = None  # snapshots read since the last forced GC (None: none yet)
     leak_served: bool = True
     vars_served: bool = True
     dump_groups: GroupCounts | None = None
@@ -197,25 +219,33 @@ class Snapshotter:
     ) -> SnapshotRecord:
         st = self.state
         memstats: dict[str, int] = {}
+        forced = self._gc_due()
         body = b""
         try:
-            body = self._get("/debug/pprof/heap?gc=1&debug=1")
+            body = self._get(_MEMSTATS[forced])
             stats = parse_memstats(body, source="heap")
         except FetchError as exc:
             errors["memstats"] = str(exc)
             if exc.status is None:  # down: don't try every endpoint with retries
-                return SnapshotRecord(seq, t, elapsed, st.epoch, errors=MappingProxyType(errors))
+                return SnapshotRecord(
+                    seq, t, elapsed, st.epoch, errors=MappingProxyType(errors), gc_forced=forced
+                )
             stats = None
         except FormatError as exc:
             errors["memstats"] = str(exc)
             if not looks_like_heap_text(body):  # 200 with garbage: no pprof here, as if down
-                return SnapshotRecord(seq, t, elapsed, st.epoch, errors=MappingProxyType(errors))
+                return SnapshotRecord(
+                    seq, t, elapsed, st.epoch, errors=MappingProxyType(errors), gc_forced=forced
+                )
             stats = None
         if stats is not None:
-            if st.last_stats is not None and is_restart(st.last_stats, stats):
+            if st.last_stats is not None and is_restart(st.last_stats, stats, forced=forced):
                 st.epoch += 1
                 st.dump_groups = st.dump_total = None
+                if not forced:
+                    stats, forced = self._anchor(stats)
             st.last_stats = stats
+            st.unforced = 0 if forced else (st.unforced or 0) + 1
             memstats = dict(stats.fields)
             # The runtime's GC CPU share since start, kept as an integer (parts per
             # billion) with the exact fields: compare puts it side by side.
@@ -234,7 +264,7 @@ class Snapshotter:
                 # The profile is already on disk; counting only steers debug=2 dumps,
                 # so a decoder bug must not end the watch. Keep it visible instead.
                 errors["goroutine"] = f"cannot count goroutines: {type(exc).__name__}: {exc}"
-        if st.leak_served:
+        if st.leak_served and forced:  # it runs a full GC of its own: see the module doc
             self._profile(seq, "goroutineleak", "/debug/pprof/goroutineleak?debug=0", files, errors)
         if self.options.allocs:
             self._profile(seq, "allocs", "/debug/pprof/allocs", files, errors)
@@ -254,7 +284,26 @@ class Snapshotter:
             gomemlimit=limit,
             process=MappingProxyType(proc),
             process_source=proc_source,
+            gc_forced=forced,
         )
+
+    def _gc_due(self) -> bool:
+        """Return True when this snapshot forces a GC: the first, then every gc_every-th."""
+        unforced = self.state.unforced
+        return unforced is None or unforced + 1 >= self.options.gc_every
+
+    def _anchor(self, stats: MemStats) -> tuple[MemStats, bool]:
+        """Re-read a restarted target's MemStats after a forced GC: its run's first point.
+
+        Without it a run could start on a snapshot whose NumForcedGC is 0, and a
+        second restart before its next forced GC would not show. Returns the
+        figures and whether they follow a forced GC (not when the re-read failed:
+        then the unforced ones stay); Abandoned on stop.
+        """
+        try:
+            return parse_memstats(self._get(_MEMSTATS[True]), source="heap"), True
+        except (FetchError, FormatError):
+            return stats, False
 
     def _profile(
         self, seq: int, kind: str, path: str, files: dict[str, str], errors: dict[str, str]

@@ -27,7 +27,11 @@ def judge_side(directory: str | Path, options: AnalyzeOptions | None = None) -> 
     o = options or AnalyzeOptions()
     session = load_session(directory)
     verdict = analyze_session(session, o)
-    return Side(str(directory), verdict, process_figures(usable_run(session, o.trend.min_points)))
+    return Side(
+        str(directory),
+        verdict,
+        process_figures(usable_run(session, o.trend.min_points), o.trend.min_points),
+    )
 
 
 def compare_dirs(

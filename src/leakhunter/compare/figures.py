@@ -1,10 +1,12 @@
 """Whole-process figures of one session, each with its uncertainty, for compare.
 
 A fix is proven on the process as a whole before any site: the exact live heap
-(HeapAlloc after the forced GC of every snapshot) and the goroutine count must
-stay flat, GC must calm down and the allocation rate says whether the same
-load was applied. These come from the snapshots' exact MemStats integers, not
-from sampled profiles, so two sessions are compared on the same footing.
+(HeapAlloc after the forced GC of every snapshot; with ``gc_every`` > 1, of the
+snapshots that forced one when there are ``min_exact`` of them, as the analysis
+does) and the goroutine count must stay flat, GC must calm down and the
+allocation rate says whether the same load was applied. These come from the
+snapshots' exact MemStats integers, not from sampled profiles, so two sessions
+are compared on the same footing.
 
 GC CPU fraction is the runtime's own figure (GCCPUFraction, cumulative since
 the process started, recorded per snapshot as GCCPUFractionPpb): the last
@@ -74,7 +76,7 @@ def usable_run(session: Session, min_points: int = 6) -> tuple[SnapshotRecord, .
     return longest if len(last) < min_points <= len(longest) else last
 
 
-def process_figures(records: Sequence[SnapshotRecord]) -> ProcessFigures:
+def process_figures(records: Sequence[SnapshotRecord], min_exact: int = 6) -> ProcessFigures:
     """Compute the whole-process figures of one run's snapshot records."""
     recs = [r for r in records if r.memstats]
     t = np.array([r.elapsed for r in recs], dtype=np.float64)
@@ -83,13 +85,17 @@ def process_figures(records: Sequence[SnapshotRecord]) -> ProcessFigures:
         return np.array([float(r.memstats.get(name, 0)) for r in recs], dtype=np.float64)
 
     heap = col("HeapAlloc")
+    forced = np.array([r.gc_forced for r in recs], dtype=bool)
+    th = t
+    if min_exact <= forced.sum() < len(recs):  # garbage-free points, enough for a slope
+        th, heap = t[forced], heap[forced]
     gor_recs = [r for r in recs if r.goroutines is not None]
     tg = np.array([r.elapsed for r in gor_recs], dtype=np.float64)
     gor = np.array([float(r.goroutines or 0) for r in gor_recs], dtype=np.float64)
-    # Every snapshot forces one GC (heap?gc=1): count only the ones the load caused.
+    # The snapshots' own GCs (heap?gc=1, goroutineleak) are NumForcedGC: count the load's.
     cycles = col("NumGC") - col("NumForcedGC")
     return ProcessFigures(
-        heap_slope=sen_slope(t, heap, "bytes/s"),
+        heap_slope=sen_slope(th, heap, "bytes/s"),
         goroutine_slope=sen_slope(tg, gor, "goroutines/s"),
         gc_per_second=counter_rate(t, cycles, "GC/s"),
         gc_cpu_fraction=_runtime_fraction(recs),

@@ -30,6 +30,8 @@ class ServeOptions:
     after ``retention``; evidence captures are kept for ``evidence_retention``.
     ``disk_budget`` bounds everything under ``data`` (oldest segments go first,
     evidence last); retention runs every ``housekeeping_every`` seconds.
+    ``gc_every``: force a GC on a target's first scrape and every k-th only (see
+    WatchOptions.gc_every).
     """
 
     data: Path = Path("leakhunter-data")
@@ -48,4 +50,5 @@ class ServeOptions:
     disk_budget: int = 10 << 30
     save_every: float = 300.0
     housekeeping_every: float = 60.0
+    gc_every: int = 1
     analyze: AnalyzeOptions = field(default_factory=_serve_analysis)

@@ -103,7 +103,8 @@ class TargetStatus:
 
 def _point(rec: SnapshotRecord) -> Point:
     up = bool(rec.memstats or rec.files)
-    heap = rec.memstats.get("HeapAlloc")
+    # exact only after a GC the scrape forced (--gc-every): else it counts garbage
+    heap = rec.memstats.get("HeapAlloc") if rec.gc_forced else None
     fds, rss = rec.process.get("open_fds"), rec.process.get("rss")
     return Point(
         rec.time,
@@ -152,7 +153,7 @@ class TargetWorker:
         self.lock = threading.Lock()
         self.base = target_base(spec.url)
         fetch = replace(spec.fetch, timeout=options.timeout, retries=options.retries)
-        self.watch = WatchOptions(interval=self.interval, fetch=fetch)
+        self.watch = WatchOptions(interval=self.interval, fetch=fetch, gc_every=options.gc_every)
         self.fetcher = Fetcher(fetch, sleep=lambda s: None if stop.wait(s) else None)
         self.fetcher.cancel = stop
         self.writer: SessionWriter | None = None
@@ -255,7 +256,7 @@ class TargetWorker:
                 errors=previous.errors + (not point.up),
                 last_scrape=started,
                 scrape_seconds=took,
-                heap=point.heap if point.up else previous.heap,
+                heap=point.heap if point.up and rec.gc_forced else previous.heap,
                 goroutines=point.goroutines if point.up else previous.goroutines,
                 fds=point.fds if point.up else previous.fds,
                 max_fds=_max_fds(rec) if point.up else previous.max_fds,
