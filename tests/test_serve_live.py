@@ -187,3 +187,25 @@ def test_kill_9_resumes_every_series_and_the_disk_budget_holds(
             )
             assert later["snapshots"] >= taken + 6
     shutil.rmtree(data, ignore_errors=True)
+
+
+def test_one_clock_per_target_across_segments(tmp_path: Path) -> None:
+    """New segments (and restarts of serve) must not send the analyser's clock back.
+
+    Found by the scale bench: elapsed counted from each hourly segment, so no window
+    could ever be longer than an hour.
+    """
+    with start("py-bounded-lru", duration=600, linger=120) as target:
+        targets = write_targets(tmp_path / "t.json", [{"targets": [hostport(target.url)]}])
+        args = ["--targets", str(targets), "--data", str(tmp_path / "d"), "--interval", "0.5s"]
+        args += ["--segment", "2s", "--quiet-period", "1s", "--timeout", "20s"]
+        with serving(args, tmp_path / "serve.log") as s:
+            tid = wait_for("a target", lambda: s.target(target.url), bool, 60)["id"]
+            doc = wait_for(
+                "a window longer than three segments",
+                lambda: s.api(f"/api/targets/{tid}"),
+                lambda d: d.get("window_seconds", 0) > 7.0,
+                120,
+            )
+        assert len(list((tmp_path / "d" / "targets" / tid / "segments").iterdir())) >= 3
+        assert doc["snapshots"] >= 8

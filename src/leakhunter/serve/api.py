@@ -126,7 +126,7 @@ def make_app(
         worker = scheduler.worker(tid)
         if worker is None:
             return None
-        st = worker.status
+        st = worker.public
         doc: dict[str, Any] = dict(st.doc or {"schema": "leakhunter.verdict/1", "findings": []})
         doc["verdict"] = st.verdict  # "pending" during the quiet period
         doc["findings"] = [dict(f) for f in st.findings]

@@ -197,7 +197,7 @@ class Scheduler:
         """Return every target's latest status, by id."""
         with self._cond:
             workers = list(self.workers.values())
-        return sorted((w.status for w in workers), key=lambda s: s.id)
+        return sorted((w.public for w in workers), key=lambda s: s.id)
 
     def worker(self, tid: str) -> TargetWorker | None:
         """Return a target's worker (None when unknown)."""

@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS targets (
     active INTEGER NOT NULL DEFAULT 1, status TEXT NOT NULL DEFAULT 'pending',
     verdict TEXT, last_scrape REAL, snapshots INTEGER NOT NULL DEFAULT 0,
     errors INTEGER NOT NULL DEFAULT 0, epoch INTEGER NOT NULL DEFAULT 0,
-    last_memstats TEXT, run_started REAL, state BLOB, state_seq TEXT
+    last_memstats TEXT, run_started REAL, state BLOB, state_seq TEXT, origin REAL
 );
 CREATE TABLE IF NOT EXISTS points (
     target TEXT NOT NULL, time REAL NOT NULL, epoch INTEGER NOT NULL,
@@ -261,6 +261,17 @@ class Store:
                 (tid, since, limit),
             ).fetchall()
         return [Point(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6])) for r in reversed(rows)]
+
+    def origin(self, tid: str) -> float | None:
+        """Return the time a target's clock counts from (None: never scraped)."""
+        with self._lock:
+            row = self._db.execute("SELECT origin FROM targets WHERE id=?", (tid,)).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def set_origin(self, tid: str, when: float) -> None:
+        """Fix a target's clock origin, once: every later snapshot's elapsed counts from it."""
+        with self._tx() as db:
+            db.execute("UPDATE targets SET origin=? WHERE id=? AND origin IS NULL", (when, tid))
 
     def save_state(self, tid: str, state: bytes, segment_seq: str) -> None:
         """Keep the analyser's state and the last snapshot folded into it ("segment:seq")."""

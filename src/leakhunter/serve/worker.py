@@ -170,7 +170,10 @@ class TargetWorker:
         self.run_epoch = -1
         self.judged: Judged | None = None  # the latest judgement (the target page renders it)
         self.status = TargetStatus(spec.id, self.base, MappingProxyType(dict(spec.labels)))
+        self.origin = store.origin(spec.id)
         self._restore()
+        #: the status the fleet sees: published once the scrape it reflects is stored
+        self.public = self.status
 
     @property
     def interval(self) -> float:
@@ -181,6 +184,7 @@ class TargetWorker:
         """Take a reloaded spec whose URL, interval and fetch options are unchanged."""
         self.spec = spec
         self.status = replace(self.status, labels=MappingProxyType(dict(spec.labels)))
+        self.public = replace(self.public, labels=self.status.labels)
 
     # -- restore -----------------------------------------------------------
     def _restore(self) -> None:
@@ -233,7 +237,12 @@ class TargetWorker:
             writer = self._writer(started)
             self.shot.writer = writer
             try:
-                rec = self.shot.take(self.seq, started, started - self.segment_started, False)
+                if self.origin is None:
+                    self.origin = started
+                    self.store.set_origin(self.spec.id, started)
+                # one clock per target across segments and restarts of serve: the
+                # analyser's history needs time that only goes forward
+                rec = self.shot.take(self.seq, started, started - self.origin, False)
                 writer.commit(rec)
             except Abandoned:
                 return
@@ -272,6 +281,7 @@ class TargetWorker:
                 run_started=self.run_started,
                 findings={str(f["id"]): f for f in st.findings},
             )
+            self.public = st  # shown only once stored: what was shown survives a kill -9
             if started - self.last_saved >= self.options.save_every:
                 self.save()
 
