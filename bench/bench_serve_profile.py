@@ -168,7 +168,10 @@ def child(n: int, age: int, scrapes: int, helpers: int, top: int) -> dict[str, A
         scheduler.set_targets(specs)  # creates (and, when aged, restores) every worker
         out["create_ms_per_target"] = (time.process_time() - cpu0) / n * 1e3
         out["rss_per_target_kib"] = (_rss() - rss0) * 1024 / n
-        workers = [scheduler.workers[s.id] for s in specs][:scrapes]
+        # the profiled targets in fleet order, so every scenario has its share
+        place = {f"http://{addr}": i for i, (addr, _) in enumerate(fleet.targets)}
+        ordered = sorted(specs, key=lambda s: place.get(s.url, n))
+        workers = [scheduler.workers[s.id] for s in ordered][:scrapes]
         for w in workers:
             w.fetcher.cancel = None  # inline, so this thread's timers see the HTTP work
         cpu0 = time.process_time()

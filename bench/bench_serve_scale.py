@@ -379,7 +379,7 @@ def main() -> int:
     ap.add_argument("--n", default="100,1000,3000", help="target counts (comma-separated)")
     ap.add_argument("--interval", type=float, default=60.0, help="scrape interval, s")
     ap.add_argument("--window", type=float, default=3.0, help="measured intervals")
-    ap.add_argument("--warmup-max", type=float, default=4.0, help="intervals to wait for all")
+    ap.add_argument("--warmup-max", type=float, default=2.5, help="intervals to wait for all")
     ap.add_argument("--startup-max", type=float, default=1800.0, help="s for serve to listen")
     ap.add_argument("--age", type=int, default=0, help="snapshots of history per target")
     ap.add_argument("--helpers", type=int, default=2, help="processes simulating the targets")

@@ -34,6 +34,7 @@ more with history.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import gzip
 import json
@@ -141,6 +142,11 @@ def scenario_of(i: int) -> str:
 
 
 def _serve(first: int, count: int, start: int) -> None:
+    """Answer as targets first..first+count-1, one port each, until SIGTERM.
+
+    The port a request came in on says which target it is for, so one server
+    (one event loop, one process) answers for a thousand ports cheaply.
+    """
     from aiohttp import web
 
     served: dict[int, list[int]] = {}  # port -> [target number, snapshots opened]
@@ -166,8 +172,6 @@ def _serve(first: int, count: int, start: int) -> None:
         return web.Response(status=404, text="404 page not found\n")
 
     async def main() -> None:
-        import asyncio
-
         app = web.Application()
         app.router.add_route("GET", "/{tail:.*}", handle)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -184,8 +188,6 @@ def _serve(first: int, count: int, start: int) -> None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, done.set)
         await done.wait()
         await runner.cleanup()
-
-    import asyncio
 
     asyncio.run(main())
 
