@@ -69,6 +69,9 @@ class ServeCommand:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Declare target sources, listening, data, timing and retention options."""
+        from leakhunter.serve.options import ServeOptions
+
+        d = ServeOptions()  # the defaults live there, once
         src = parser.add_argument_group("targets")
         src.add_argument(
             "--targets",
@@ -148,46 +151,50 @@ class ServeCommand:
         run = parser.add_argument_group("watching")
         run.add_argument(
             "--data",
-            default="leakhunter-data",
+            default=str(d.data),
             metavar="DIR",
             help="state directory: database, segments, evidence",
         )
         run.add_argument(
             "--interval",
             type=duration,
-            default=60.0,
+            default=d.interval,
             metavar="DUR",
             help="default scrape interval (default 60s)",
         )
         run.add_argument(
             "--quiet-period",
             type=duration,
-            default=300.0,
+            default=d.quiet_period,
             metavar="DUR",
             help="after a target (re)starts, how long before it may be leaking",
         )
         run.add_argument(
             "--timeout",
             type=duration,
-            default=10.0,
+            default=d.timeout,
             metavar="DUR",
             help="deadline of each request to a target (default 10s)",
         )
         run.add_argument(
             "--gc-every",
             type=count(1, 10**6),
-            default=1,
+            default=d.gc_every,
             metavar="K",
             help="force a GC (heap?gc=1) on a target's first scrape and every K-th only "
             "(default 1: every scrape)",
         )
         run.add_argument(
-            "--workers", type=int, default=16, metavar="N", help="scrapes at once (default 16)"
+            "--workers",
+            type=int,
+            default=d.workers,
+            metavar="N",
+            help="scrapes at once (default 16)",
         )
         run.add_argument(
             "--top-findings",
             type=int,
-            default=5,
+            default=d.top_findings,
             metavar="N",
             help="findings per target exported as metrics (default 5)",
         )
@@ -195,40 +202,45 @@ class ServeCommand:
         keep.add_argument(
             "--disk-budget",
             type=size,
-            default=10 << 30,
+            default=d.disk_budget,
             metavar="SIZE",
             help="bound on everything under --data (default 10GiB)",
         )
         keep.add_argument(
             "--raw-retention",
             type=duration,
-            default=6 * 3600.0,
+            default=d.raw_retention,
             metavar="DUR",
             help="snapshots kept at full resolution (default 6h)",
         )
         keep.add_argument(
             "--retention",
             type=duration,
-            default=7 * 86400.0,
+            default=d.retention,
             metavar="DUR",
             help="thinned snapshots kept (default 7d)",
         )
         keep.add_argument(
             "--evidence-retention",
             type=duration,
-            default=30 * 86400.0,
+            default=d.evidence_retention,
             metavar="DUR",
             help="evidence captures kept (default 30d)",
         )
         keep.add_argument(
             "--segment",
             type=duration,
-            default=3600.0,
+            default=d.segment_seconds,
             metavar="DUR",
             help="start a new snapshot folder per target this often (default 1h)",
         )
-        keep.add_argument("--housekeeping", type=duration, default=60.0, metavar="DUR",
-                          help="how often retention and the budget run (default 60s)")  # fmt: skip
+        keep.add_argument(
+            "--housekeeping",
+            type=duration,
+            default=d.housekeeping_every,
+            metavar="DUR",
+            help="how often retention and the budget run (default 60s)",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         """Build the discoveries and options, then serve until stopped."""
@@ -268,12 +280,15 @@ class ServeCommand:
 
 
 def _secret(value: str, what: str) -> str:
+    """Return value, or the secret in the file it names with ``@FILE``."""
     if not value.startswith("@"):
         return value
+    from leakhunter.serve.target_groups import GroupError, read_secret
+
     try:
-        return Path(value[1:]).read_text().strip()
-    except OSError as exc:
-        raise UsageError(f"{what} {value}: cannot read it ({exc.strerror or exc})") from None
+        return read_secret(Path(value[1:]), what)
+    except GroupError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _notifier(args: argparse.Namespace) -> Callable[[Callable[[str], None]], Notifier] | None:
