@@ -106,14 +106,16 @@ func (e *Exporter) send(frame []byte) {
 func run(ctx context.Context, env zoo.Env, fixed bool) error {
 	// Each shard's exporter writes its next frame as soon as the collector
 	// took the last one: the write latency sets the pace (workers/latency
-	// frames a second, 400 by default).
-	const workers = 6
+	// frames a second, 400 by default). Sixteen shards keep sixteen buffers in
+	// circulation: their capacities double at different moments, so the live
+	// heap climbs in many small stairs rather than a few big ones.
+	const workers = 16
 	latency := time.Duration(float64(workers) / env.RateOr(400) * float64(time.Second))
 	e := &Exporter{resetBuffers: fixed, writeLatency: latency}
 	// Shards carry 12 to 42 series: frames of ~0.5-1.7 KB (points of ~40 bytes).
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
-		points := make([]Point, max(1, env.Bytes(12+6*w)))
+		points := make([]Point, max(1, env.Bytes(12+2*w)))
 		for i := range points {
 			points[i] = Point{Name: "http_requests_total", Tags: "route=/v1/orders,code=200", Value: int64(i)}
 		}
