@@ -41,7 +41,8 @@ def test_agent_tasks_carry_their_record_and_id() -> None:
     tracker = RoutineTracker(Namer())
     (handler, child), snap = _run(tracker)
     assert type(handler) is Task and type(child) is Task
-    record = child._leakhunter_created
+    assert child._leakhunter_created is not None
+    record = tracker.creators.get(child)  # the stored offset, read as a line
     assert record is not None
     code, line, creator = record
     assert code.co_name == "_handler"

@@ -186,7 +186,7 @@ class RoutineTracker:
         self._thread_ids: dict[int, int] = {}
         self._next = itertools.count(1)  # next() is atomic: tasks get ids on any thread
         self._since: dict[tuple[str, int], tuple[object, float]] = {}
-        self.creators = CreatorLog(self._routine_id)
+        self.creators = CreatorLog(self._routine_id, self._next.__next__)
 
     def add_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """Remember a loop whose tasks should be listed, and note who creates them."""
@@ -207,11 +207,10 @@ class RoutineTracker:
 
     def _id(self, key: object) -> int:
         """Return a task's id, kept on it if the agent's factory made it (see creators.Task)."""
-        rid: int | None = getattr(key, "_leakhunter_id", None)
-        if rid is not None:
-            return rid
         if isinstance(key, Task):
-            key._leakhunter_id = rid = next(self._next)
+            rid: int | None = getattr(key, "_leakhunter_id", None)
+            if rid is None:  # made outside the factory (by hand): numbered now
+                key._leakhunter_id = rid = next(self._next)
             return rid
         rid = self._ids.get(key)
         if rid is None:
