@@ -11,10 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 
+from leakhunter.agent._pprof import ProfileWriter
 from leakhunter.agent.heap import Site
 from leakhunter.agent.routines import Routine
-from leakhunter.formats.pprof import encode
-from leakhunter.model import Function, Line, Location, Sample, ValueType, make_profile
 from leakhunter.model.goroutine import Frame
 
 __all__ = [
@@ -27,56 +26,25 @@ __all__ = [
 ]
 
 _HEAP_TYPES = (
-    ValueType("alloc_objects", "count"),
-    ValueType("alloc_space", "bytes"),
-    ValueType("inuse_objects", "count"),
-    ValueType("inuse_space", "bytes"),
+    ("alloc_objects", "count"),
+    ("alloc_space", "bytes"),
+    ("inuse_objects", "count"),
+    ("inuse_space", "bytes"),
 )
+_UNKNOWN = Frame("<unknown>")
 
 
-class _Table:
-    """Interns functions and (function, line) locations of one profile."""
-
-    def __init__(self) -> None:
-        self.functions: dict[tuple[str, str], Function] = {}
-        self.locations: dict[tuple[str, str, int], Location] = {}
-
-    def location(self, frame: Frame) -> int:
-        key = (frame.function, frame.file, frame.line)
-        loc = self.locations.get(key)
-        if loc is None:
-            fkey = (frame.function, frame.file)
-            fn = self.functions.get(fkey)
-            if fn is None:
-                fn = Function(len(self.functions) + 1, frame.function, frame.function, frame.file)
-                self.functions[fkey] = fn
-            loc = Location(len(self.locations) + 1, lines=(Line(fn.id, frame.line),))
-            self.locations[key] = loc
-        return loc.id
-
-    def stack(self, frames: Sequence[Frame]) -> tuple[int, ...]:
-        return tuple(self.location(f) for f in frames) or (self.location(Frame("<unknown>")),)
+def _stack(writer: ProfileWriter, frames: Sequence[Frame]) -> list[int]:
+    return [writer.location(f.function, f.file, f.line) for f in frames or (_UNKNOWN,)]
 
 
 def heap_profile(sites: Iterable[Site], duration_ns: int = 0, time_ns: int = 0) -> bytes:
     """Return a gzipped pprof heap profile of live objects/bytes per site, taken at ``time_ns``."""
-    table = _Table()
-    samples = [
-        Sample(table.stack(s.frames), (s.objects, s.bytes, s.objects, s.bytes))
-        for s in sites
-        if s.objects or s.bytes
-    ]
-    profile = make_profile(
-        _HEAP_TYPES,
-        samples,
-        functions=tuple(table.functions.values()),
-        locations=tuple(table.locations.values()),
-        period_type=ValueType("space", "bytes"),
-        period=1,
-        time_nanos=time_ns or time.time_ns(),
-        duration_nanos=duration_ns,
-    )
-    return encode(profile)
+    writer = ProfileWriter()
+    for s in sites:
+        if s.objects or s.bytes:
+            writer.sample(_stack(writer, s.frames), (s.objects, s.bytes, s.objects, s.bytes))
+    return writer.encode(_HEAP_TYPES, ("space", "bytes"), 1, time_ns or time.time_ns(), duration_ns)
 
 
 def _groups(routines: Iterable[Routine]) -> dict[tuple[Frame, ...], int]:
@@ -88,18 +56,11 @@ def _groups(routines: Iterable[Routine]) -> dict[tuple[Frame, ...], int]:
 
 def goroutine_profile(routines: Iterable[Routine]) -> bytes:
     """Return a gzipped goroutine?debug=0 protobuf: count per stack."""
-    table = _Table()
-    samples = [Sample(table.stack(frames), (n,)) for frames, n in _groups(routines).items()]
-    profile = make_profile(
-        (ValueType("goroutine", "count"),),
-        samples,
-        functions=tuple(table.functions.values()),
-        locations=tuple(table.locations.values()),
-        period_type=ValueType("goroutine", "count"),
-        period=1,
-        time_nanos=time.time_ns(),
-    )
-    return encode(profile)
+    writer = ProfileWriter()
+    for frames, n in _groups(routines).items():
+        writer.sample(_stack(writer, frames), (n,))
+    kind = ("goroutine", "count")
+    return writer.encode((kind,), kind, 1, time.time_ns())
 
 
 def goroutine_debug1(routines: Sequence[Routine]) -> str:
