@@ -90,6 +90,7 @@ PUBLIC = {
     "leakhunter.collect.snapshot": ["MemorySnapshot", "SnapshotView"],
     "leakhunter.collect.session": [
         "FILE_SUFFIXES",
+        "Guards",
         "Manifest",
         "SCHEMA",
         "Session",
@@ -99,6 +100,8 @@ PUBLIC = {
         "Snapshot",
         "SnapshotRecord",
         "atomic_write",
+        "clean_guards",
+        "frozen_guards",
         "is_session_dir",
         "load_manifest",
         "load_session",

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import TYPE_CHECKING
 
 from leakhunter.agent.core import AgentCore, Response
 from leakhunter.agent.routines import Routine, RoutineTracker, task_state, thread_state
 from leakhunter.agent.server import Agent, asgi_app, wsgi_app
+
+if TYPE_CHECKING:
+    from prometheus_client.registry import CollectorRegistry
 
 __all__ = [
     "Agent",
@@ -36,19 +40,34 @@ __all__ = [
 
 def start(
     host: str = "127.0.0.1",
-    port: int = 0,
+    port: int | None = 0,
     *,
     trace: bool = False,
     trace_frames: int = 16,
     memory_limit: int | None = None,
+    self_watch: bool = False,
+    self_watch_interval: float = 60.0,
+    quiet_period: float = 300.0,
+    registry: CollectorRegistry | None = None,
 ) -> Agent:
     """Start the agent's HTTP server on a background thread and return it (``.port``, ``.url``).
 
     Called from inside a running event loop, that loop's tasks are listed;
     loops running in other threads are found from their frames at each scrape.
+    ``port=None`` serves nothing (with ``self_watch``, for a process nobody can
+    reach). ``self_watch`` judges the process itself every ``self_watch_interval``
+    seconds with watch's analysis and exports serve's ``leakhunter_*`` metrics in
+    ``registry`` (prometheus-client's default one unless given); see
+    ``leakhunter.agent.selfwatch``.
     """
     core = AgentCore(trace=trace, trace_frames=trace_frames, memory_limit=memory_limit)
     agent = Agent(core, host, port)
     with contextlib.suppress(RuntimeError):
         agent.add_loop(asyncio.get_running_loop())
+    if self_watch:
+        from leakhunter.agent.selfwatch import SelfWatch
+
+        core.self_watch = SelfWatch(
+            core, interval=self_watch_interval, quiet_period=quiet_period, registry=registry
+        )
     return agent

@@ -16,6 +16,7 @@ import threading
 import time
 import tracemalloc
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from leakhunter.agent._names import Namer
@@ -36,6 +37,10 @@ from leakhunter.agent.profiles import (
     heap_text,
 )
 from leakhunter.agent.routines import RoutineTracker
+from leakhunter.guard._registry import figures as guard_figures
+
+if TYPE_CHECKING:
+    from leakhunter.agent.selfwatch import SelfWatch
 
 __all__ = ["AgentCore", "Response"]
 
@@ -87,6 +92,7 @@ class AgentCore:
         self._census_body: tuple[Census, bytes] | None = None
         self._full_gc: tuple[float, float] | None = None  # (when, cost) of the last full one
         self._allocator = Allocator()
+        self.self_watch: SelfWatch | None = None  # set by start(self_watch=True)
         self._own_tracing = False
         if trace and not tracemalloc.is_tracing():
             tracemalloc.start(trace_frames)
@@ -94,7 +100,10 @@ class AgentCore:
         self.trace = trace
 
     def close(self) -> None:
-        """Stop tracemalloc if this agent started it, and stop noting who creates routines."""
+        """Stop self-watching, tracemalloc if this agent started it, and noting who creates."""
+        if self.self_watch is not None:
+            self.self_watch.stop()
+            self.self_watch = None
         self.tracker.creators.close()
         if self._own_tracing:
             tracemalloc.stop()
@@ -262,4 +271,9 @@ class AgentCore:
         doc: dict[str, object] = {"cmdline": sys.argv}
         if self.memory_limit:
             doc["gomemlimit"] = self.memory_limit
+        guards = guard_figures()
+        if guards["buffers"] or guards["pools"]:  # named leakhunter.guard buffers and pools
+            doc["leakhunter_guards"] = guards
+        if self.self_watch is not None:
+            doc["leakhunter_self_watch"] = self.self_watch.summary()
         return Response(200, "application/json", json.dumps(doc).encode())

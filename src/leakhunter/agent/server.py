@@ -69,15 +69,24 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 class Agent:
-    """A running agent: ``port``, ``url``, ``core``; ``stop()`` or use as a context manager."""
+    """A running agent: ``port``, ``url``, ``core``; ``stop()`` or use as a context manager.
 
-    def __init__(self, core: AgentCore, host: str = "127.0.0.1", port: int = 0) -> None:
+    ``port=None`` serves nothing (``port`` is then 0): a self-watching agent in a
+    process nobody can reach.
+    """
+
+    def __init__(self, core: AgentCore, host: str = "127.0.0.1", port: int | None = 0) -> None:
         self.core = core
+        self.host = host
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+        if port is None:
+            return
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         _Server.address_family = family
         self._server = _Server((host, port), core)
-        self.host = host
-        self.port: int = self._server.server_address[1]
+        self.port = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             args=(0.2,),
@@ -96,10 +105,11 @@ class Agent:
         self.core.add_loop(loop)
 
     def stop(self) -> None:
-        """Stop serving and release tracemalloc if the agent started it."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        """Stop serving (and self-watching), and release tracemalloc if the agent started it."""
+        if self._server is not None and self._thread is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
         self.core.close()
 
     def __enter__(self) -> Agent:

@@ -21,6 +21,10 @@ Layout (schema ``leakhunter.session/1``; NNNNNN is the zero-padded snapshot seq)
          "process": {"rss": N, "open_fds": N, "max_fds": N, "memory_limit": N,
                      "pid": N, "source": "procfs" | "metrics"}}   (optional: what the
          kernel says of a local target, or its /metrics; figures it cannot know are absent)
+         "guards": {"buffers": {NAME: {"capacity": N, "items": N, "dropped": N, ...,
+                                       "policy": "drop-oldest"}},
+                    "pools": {NAME: {"gets": N, "hits": N, ...}}}   (optional: the
+         leakhunter.guard figures a Python agent serves in /debug/vars)
 
 Every file is written to a dot-prefixed temp file in the same directory, fsynced
 and renamed into place, so a reader sees whole files or none. A snapshot exists
@@ -77,7 +81,10 @@ __all__ = [
     "SessionWriter",
     "Snapshot",
     "SnapshotRecord",
+    "Guards",
     "atomic_write",
+    "clean_guards",
+    "frozen_guards",
     "is_session_dir",
     "load_manifest",
     "load_session",
@@ -175,6 +182,55 @@ def _int_map(obj: object, source: str, what: str) -> dict[str, int]:
     return {str(k): int(v) for k, v in obj.items()}
 
 
+#: leakhunter.guard figures: kind ("buffers" | "pools") -> name -> figure -> value
+Guards = Mapping[str, Mapping[str, Mapping[str, int | str]]]
+_GUARD_KINDS = ("buffers", "pools")
+_MAX_GUARDS = 64  # per kind: a target's figures are not trusted to stay small
+_MAX_NAME = 120
+
+
+def clean_guards(obj: object) -> dict[str, dict[str, dict[str, int | str]]]:
+    """Return the well-formed part of a guards object (never raises: hostile input is dropped).
+
+    Keeps the two kinds, at most 64 names each (strings up to 120 characters),
+    integer figures that fit in 64 bits and a short ``policy`` string.
+    """
+    out: dict[str, dict[str, dict[str, int | str]]] = {}
+    if not isinstance(obj, dict):
+        return out
+    for kind in _GUARD_KINDS:
+        named = obj.get(kind)
+        if not isinstance(named, dict):
+            continue
+        rows: dict[str, dict[str, int | str]] = {}
+        for name, figures in list(named.items())[:_MAX_GUARDS]:
+            if not isinstance(name, str) or len(name) > _MAX_NAME or not isinstance(figures, dict):
+                continue
+            row: dict[str, int | str] = {}
+            for key, value in list(figures.items())[:32]:
+                if not isinstance(key, str) or len(key) > 40:
+                    continue
+                number = isinstance(value, int) and not isinstance(value, bool)
+                if (number and abs(value) < 1 << 63) or (
+                    key == "policy" and isinstance(value, str) and len(value) <= 32
+                ):
+                    row[key] = value
+            rows[name] = row
+        if rows:
+            out[kind] = rows
+    return out
+
+
+def frozen_guards(obj: Mapping[str, Mapping[str, Mapping[str, int | str]]]) -> Guards:
+    """Return guard figures as read-only mappings (what a frozen record holds)."""
+    return MappingProxyType(
+        {
+            kind: MappingProxyType({n: MappingProxyType(dict(f)) for n, f in rows.items()})
+            for kind, rows in obj.items()
+        }
+    )
+
+
 def _str_map(obj: object, source: str, what: str) -> dict[str, str]:
     if not isinstance(obj, dict):
         raise FormatError(source, f"{what} must be an object")
@@ -197,6 +253,7 @@ class SnapshotRecord:
     process: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     process_source: str = ""  # "procfs" | "metrics" | "" (none known)
     gc_forced: bool = True  # MemStats read after a GC this snapshot forced (heap?gc=1)
+    guards: Guards = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def stats(self) -> MemStats | None:
@@ -225,6 +282,10 @@ class SnapshotRecord:
             out["process"] = {**self.process, "source": self.process_source}
         if not self.gc_forced:  # likewise: a watch forcing every GC writes what it always did
             out["gc_forced"] = False
+        if self.guards:  # only a Python agent with named guards serves them
+            out["guards"] = {
+                k: {n: dict(f) for n, f in rows.items()} for k, rows in self.guards.items()
+            }
         return out
 
     @staticmethod
@@ -257,6 +318,7 @@ class SnapshotRecord:
                 process=MappingProxyType(_int_map(figures, source, "process")),
                 process_source=proc_source,
                 gc_forced=forced,
+                guards=frozen_guards(clean_guards(obj.get("guards"))),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise FormatError(source, f"malformed snapshot record ({exc})") from None

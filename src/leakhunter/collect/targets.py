@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from urllib.parse import urlsplit, urlunsplit
 
+from leakhunter.collect.session import clean_guards
 from leakhunter.errors import UsageError
 from leakhunter.formats.memstats import MemStats
 
@@ -21,6 +22,7 @@ __all__ = [
     "grown",
     "is_restart",
     "parse_gomemlimit",
+    "parse_vars",
     "target_base",
     "trim_dump",
 ]
@@ -106,10 +108,21 @@ def trim_dump(data: bytes) -> bytes:
 
 def parse_gomemlimit(body: bytes) -> int | None:
     """Return expvar's "gomemlimit" from a /debug/vars body; None if absent or MaxInt64."""
+    return parse_vars(body)[0]
+
+
+def parse_vars(body: bytes) -> tuple[int | None, dict[str, dict[str, dict[str, int | str]]]]:
+    """Return (gomemlimit, leakhunter guard figures) from a /debug/vars body.
+
+    The limit is None if absent or MaxInt64; the guards ("leakhunter_guards", served
+    by the Python agent for named leakhunter.guard buffers and pools) are empty if absent.
+    """
     try:
-        value = json.loads(body).get("gomemlimit")
-    except (ValueError, AttributeError):
-        return None
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < _MAX_INT64:
-        return value
-    return None
+        doc = json.loads(body)
+    except ValueError:
+        return None, {}
+    if not isinstance(doc, dict):
+        return None, {}
+    value = doc.get("gomemlimit")
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 < value < _MAX_INT64
+    return (value if ok else None), clean_guards(doc.get("leakhunter_guards"))

@@ -4,7 +4,8 @@ Per snapshot, in this order: ``heap?gc=1&debug=1`` (exact MemStats after a force
 GC; only the MemStats block is kept, in the record), the heap protobuf (which
 then reflects that GC), ``goroutine?debug=0``, ``goroutineleak?debug=0`` while the
 target serves it (on snapshots that force a GC only), ``allocs`` if asked,
-``/debug/vars`` for ``gomemlimit`` while served, and a ``goroutine?debug=2`` dump
+``/debug/vars`` for ``gomemlimit`` (and a Python agent's ``leakhunter.guard``
+figures) while served, and a ``goroutine?debug=2`` dump
 only when it pays: on the first and the last planned snapshot and whenever a
 goroutine group grew by more than ``dump_growth`` since the previous dump. Each
 file is written as it arrives and the record last, so the loop never holds more
@@ -46,10 +47,12 @@ from leakhunter.collect.fetch import Fetcher, FetchError, FetchOptions
 from leakhunter.collect.metrics_text import process_figures
 from leakhunter.collect.procfs import ProcessStats, listener_pid, process_stats
 from leakhunter.collect.session import (
+    Guards,
     Manifest,
     SessionWriteError,
     SessionWriter,
     SnapshotRecord,
+    frozen_guards,
 )
 from leakhunter.collect.snapshot import MemorySnapshot
 from leakhunter.collect.targets import (
@@ -58,7 +61,7 @@ from leakhunter.collect.targets import (
     grown,
     is_restart,
     local_port,
-    parse_gomemlimit,
+    parse_vars,
     target_base,
     trim_dump,
 )
@@ -268,7 +271,7 @@ class Snapshotter:
             self._profile(seq, "goroutineleak", "/debug/pprof/goroutineleak?debug=0", files, errors)
         if self.options.allocs:
             self._profile(seq, "allocs", "/debug/pprof/allocs", files, errors)
-        limit = self._limit(errors)
+        limit, guards = self._vars(errors)
         proc, proc_source = self._process(errors)
         if self._dump_due(seq == 0 or last, groups, total):
             self._dump(seq, files, errors, groups, total)
@@ -285,6 +288,7 @@ class Snapshotter:
             process=MappingProxyType(proc),
             process_source=proc_source,
             gc_forced=forced,
+            guards=guards,
         )
 
     def _gc_due(self) -> bool:
@@ -320,17 +324,19 @@ class Snapshotter:
         self.blobs[kind] = data
         return data
 
-    def _limit(self, errors: dict[str, str]) -> int | None:
+    def _vars(self, errors: dict[str, str]) -> tuple[int | None, Guards]:
+        """Return the memory limit and the leakhunter.guard figures /debug/vars serves."""
         if not self.state.vars_served:
-            return None
+            return None, MappingProxyType({})
         try:
-            return parse_gomemlimit(self._get("/debug/vars", max_bytes=4 << 20))
+            limit, guards = parse_vars(self._get("/debug/vars", max_bytes=4 << 20))
         except FetchError as exc:
             if exc.status == 404:
                 self.state.vars_served = False
             else:
                 errors["vars"] = str(exc)
-            return None
+            return None, MappingProxyType({})
+        return limit, frozen_guards(guards)
 
     def _process(self, errors: dict[str, str]) -> tuple[dict[str, int], str]:
         """Read the target's process: from /proc when it is local, else its /metrics."""
