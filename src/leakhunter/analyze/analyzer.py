@@ -13,10 +13,11 @@ how many snapshots came before; memory is bounded by ``HistoryOptions``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from leakhunter.analyze.facts import SessionFacts, session_facts
+from leakhunter.analyze.guard_figures import guard_figures
 from leakhunter.analyze.options import AnalyzeOptions
 from leakhunter.analyze.reduce import RunFold
 from leakhunter.analyze.verdict import Verdict
@@ -26,12 +27,17 @@ from leakhunter.errors import FormatError
 
 __all__ = ["Analysis", "Analyzer", "RunEdges"]
 
+#: the edge "kind" of the records that carry guard figures (leakhunter.guard, Python agent)
+GUARDS = "guards"
+
 
 @dataclass(frozen=True, slots=True)
 class RunEdges:
     """The first and the latest snapshot of the judged run holding each kind of profile.
 
-    Reports draw their views (live-heap and heap-change flame graphs, goroutine
+    Besides profile kinds, ``"guards"`` names the first and latest records that
+    carry leakhunter.guard figures (a Python agent's buffers and pools). Reports
+    draw their views (live-heap and heap-change flame graphs, goroutine
     groups then and now) from these, so they never load the session again.
     """
 
@@ -73,6 +79,9 @@ class _Run:
             if snap.has(kind):
                 self.first.setdefault(kind, snap)
                 self.last[kind] = snap
+        if snap.record.guards:  # not a profile: the records carrying guard figures
+            self.first.setdefault(GUARDS, snap)
+            self.last[GUARDS] = snap
 
     def edges(self) -> RunEdges:
         return RunEdges(
@@ -163,4 +172,8 @@ class Analyzer:
         verdict, whole = judge_run(
             run.fold, self.target, self.options, restarts=self.runs - 1, notes=tuple(notes)
         )
+        first, last = run.first.get(GUARDS), run.last.get(GUARDS)
+        if last is not None:
+            guards = guard_figures(first.record if first else None, last.record)
+            verdict = replace(verdict, guards=guards)
         return Analysis(verdict, session_facts(whole), run.edges())

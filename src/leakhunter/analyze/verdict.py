@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from leakhunter.analyze.figures import GcFigures
+from leakhunter.analyze.guard_figures import GuardFigures
 from leakhunter.model.goroutine import Frame
 
 __all__ = [
@@ -170,3 +171,4 @@ class Verdict:
     libraries: tuple[str, ...] = ()  # third-party modules seen anywhere in the session
     windows: tuple[WindowVerdict, ...] = ()  # each window judged, whole history first
     gc: GcFigures | None = None  # GC pressure of the judged window (exact MemStats)
+    guards: tuple[GuardFigures, ...] = ()  # a Python service's leakhunter.guard figures

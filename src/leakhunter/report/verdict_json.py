@@ -12,6 +12,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from leakhunter.analyze.figures import Figure, GcFigures
+from leakhunter.analyze.guard_figures import GuardFigures
 from leakhunter.analyze.verdict import Finding, Series, Verdict, WindowVerdict
 from leakhunter.model.goroutine import Frame
 
@@ -22,6 +23,7 @@ __all__ = [
     "VERDICT_SCHEMA",
     "JsonRenderer",
     "finding_to_dict",
+    "guard_to_dict",
     "render_verdict_json",
     "verdict_to_dict",
 ]
@@ -143,7 +145,7 @@ def verdict_to_dict(v: Verdict) -> dict[str, Any]:
         },
         "windows": [_window(w) for w in v.windows],
         "gc": _gc(v.gc),
-    }
+    } | ({"guards": [guard_to_dict(g) for g in v.guards]} if v.guards else {})
 
 
 def _figure(f: Figure) -> dict[str, Any] | None:
@@ -161,6 +163,32 @@ def _gc(g: GcFigures | None) -> dict[str, Any] | None:
         "cpu_fraction": _figure(g.cpu_fraction),
         "alloc_bytes_per_second": _figure(g.alloc_rate),
     }
+
+
+def guard_to_dict(g: GuardFigures) -> dict[str, Any]:
+    """One leakhunter.guard buffer or pool: figures now and rates over the run (null: unknown)."""
+
+    def opt(x: float | None) -> float | None:
+        return None if x is None else _num(x)
+
+    doc: dict[str, Any] = {"kind": g.kind, "name": g.name, "seconds": _num(g.seconds)}
+    if g.kind == "buffer":
+        doc |= {
+            "policy": g.policy or None,
+            "level": opt(g.level),
+            "items": g.items,
+            "capacity": g.capacity,
+            "dropped_per_second": opt(g.dropped_per_second),
+            "rejected_per_second": opt(g.rejected_per_second),
+            "full_ratio": opt(g.full_ratio),
+        }
+    else:
+        doc |= {
+            "hit_ratio": opt(g.hit_ratio),
+            "in_use": g.in_use,
+            "oversized_per_second": opt(g.oversized_per_second),
+        }
+    return doc | {"totals": dict(g.totals)}
 
 
 def render_verdict_json(v: Verdict) -> str:
