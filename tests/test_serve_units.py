@@ -17,7 +17,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from leakhunter.collect.session import load_session
+from leakhunter.collect.session import frozen_guards, load_session
 from leakhunter.harness.recorded import recorded_dir
 from leakhunter.serve.metrics import ServeCollector, label_name
 from leakhunter.serve.options import ServeOptions
@@ -190,6 +190,27 @@ def test_metrics_export_the_descriptor_limit_where_known() -> None:
     (limit,) = fams["leakhunter_max_fds"].samples
     assert limit.value == 1024.0 and limit.labels["id"] == "a"
     assert limit.labels["exported_id"] == "mine"  # a target label "id" never overrides serve's
+
+
+def test_metrics_export_a_python_targets_guards_with_its_labels() -> None:
+    guards = frozen_guards(
+        {
+            "buffers": {"outbox": {"policy": "drop-oldest", "capacity": 10, "items": 5,
+                                   "puts": 40, "gets": 5, "dropped": 30, "full": 30}},
+            "pools": {"frames": {"gets": 8, "hits": 6, "idle": 2, "in_use": 1}},
+        }
+    )  # fmt: skip
+    py = replace(_status("py", {"team": "x"}, 0), guards=guards)
+    reg = CollectorRegistry()
+    reg.register(ServeCollector(lambda: [py, _status("go", {}, 0)], top_findings=8))
+    fams = {f.name: f for f in text_string_to_metric_families(generate_latest(reg).decode())}
+    (dropped,) = fams["leakhunter_buffer_dropped"].samples
+    assert dropped.name == "leakhunter_buffer_dropped_total" and dropped.value == 30.0
+    assert dropped.labels == {"target": "http://py:1", "id": "py", "team": "x", "buffer": "outbox"}
+    (fill,) = fams["leakhunter_buffer_fill_ratio"].samples
+    assert fill.value == 0.5
+    (hit,) = fams["leakhunter_pool_hit_ratio"].samples
+    assert hit.value == 0.75 and hit.labels["pool"] == "frames"
 
 
 @pytest.mark.parametrize(

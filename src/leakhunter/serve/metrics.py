@@ -9,7 +9,11 @@ credentials) plus the target's own labels; finding series add ``kind``,
 ``culprit`` and ``rule`` (and ``unit`` for growth). Every series also carries
 ``id``, the target's id in serve's API and pages, so an alert can link to
 ``/targets/{id}`` (the URL alone does not name the page). Cardinality is
-bounded: at most ``top_findings`` findings per target, leaks first.
+bounded: at most ``top_findings`` findings per target, leaks first. Python
+targets with named ``leakhunter.guard`` buffers and pools add the
+``leakhunter_buffer_*`` and ``leakhunter_pool_*`` families (``guard.metrics``),
+with ``buffer`` or ``pool`` after the target's labels (at most 64 of each kind
+per target: ``collect`` drops the rest).
 
 Label names differ between targets (one has ``team``, another ``zone``); a
 metric family needs one set, so each family uses the union, and a target
@@ -25,6 +29,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from leakhunter.guard.metrics import guard_families
 from leakhunter.serve.worker import TargetStatus
 
 __all__ = ["ServeCollector", "label_name"]
@@ -135,6 +140,11 @@ class ServeCollector(Collector):
                 f_conf.add_metric(fl, float(f.get("confidence", 0.0)))
         yield from (up, took, errors, snaps, heap, gor, fds, max_fds, leak, ttl)
         yield from (f_leak, f_growth, f_conf)
+        # a Python agent's leakhunter.guard buffers and pools: the families the
+        # application exports itself, with the target's labels first
+        rows = [(values(s), s.guards) for s in sts if s.guards]
+        if rows:
+            yield from guard_families(rows, base)
         lag = GaugeMetricFamily(
             "leakhunter_serve_scrape_lag_seconds",
             "How late serve's recent scrapes started after they were due (quantiles)",

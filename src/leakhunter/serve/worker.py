@@ -35,7 +35,13 @@ from typing import Any
 from leakhunter.analyze.analyzer import Analyzer
 from leakhunter.analyze.verdict import Verdict
 from leakhunter.collect.fetch import Fetcher, FetchError
-from leakhunter.collect.session import Manifest, SessionWriter, SnapshotRecord, load_session
+from leakhunter.collect.session import (
+    Guards,
+    Manifest,
+    SessionWriter,
+    SnapshotRecord,
+    load_session,
+)
 from leakhunter.collect.snapshot import MemorySnapshot
 from leakhunter.collect.watch import Abandoned, Snapshotter, WatchOptions, target_base
 from leakhunter.errors import FormatError, LeakhunterError
@@ -98,6 +104,7 @@ class TargetStatus:
     time_to_oom: float | None = None
     quiet: bool = False
     findings: tuple[Mapping[str, Any], ...] = ()
+    guards: Guards = field(default_factory=lambda: MappingProxyType({}))  # a Python agent's
     doc: Mapping[str, Any] | None = field(default=None, repr=False)  # the whole verdict
 
 
@@ -269,6 +276,7 @@ class TargetWorker:
                 goroutines=point.goroutines if point.up else previous.goroutines,
                 fds=point.fds if point.up else previous.fds,
                 max_fds=_max_fds(rec) if point.up else previous.max_fds,
+                guards=rec.guards if point.up else previous.guards,
             )
             self._judge(started, announce=True, snap=snap, errors=dict(rec.errors))
             st = self.status
