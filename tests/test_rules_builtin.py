@@ -131,6 +131,10 @@ CASES: dict[str, tuple[tuple[str, ...], str]] = {
         ("zoo-py-unbounded-dict-cache-0",),
         "pyprog-audit-list-growth-0",  # retained and growing, but an audit list, not a cache
     ),
+    "PY-UNBOUNDED-QUEUE": (
+        ("zoo-py-unbounded-writer-buffer-0",),
+        "pyprog-audit-list-growth-0",  # retained and growing, but no producer/writer path
+    ),
     "PY-AIOHTTP-SESSION-NOT-CLOSED": (
         (
             "zoo-py-aiohttp-session-not-closed-0",
