@@ -8,16 +8,17 @@ every ``gc=1``, NumGC and TotalAlloc never fall within one process.
 
 from __future__ import annotations
 
+# tracemalloc's C half (start, stop, is_tracing, get_traced_memory): the Python
+# module would import pickle and more into the application for nothing
+import _tracemalloc as tracemalloc
 import asyncio
 import gc
 import json
 import sys
 import threading
 import time
-import tracemalloc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs
 
 from leakhunter.agent._names import Namer
 from leakhunter.agent.heap import (
@@ -37,7 +38,6 @@ from leakhunter.agent.profiles import (
     heap_text,
 )
 from leakhunter.agent.routines import RoutineTracker
-from leakhunter.guard._registry import figures as guard_figures
 
 if TYPE_CHECKING:
     from leakhunter.agent.selfwatch import SelfWatch
@@ -60,9 +60,21 @@ class Response:
     body: bytes
 
 
-def _arg(query: dict[str, list[str]], key: str, default: float = 0.0) -> float:
+def _query(text: str) -> dict[str, str]:
+    """Return a query string's parameters (first of each; the agent's are plain numbers).
+
+    Not urllib.parse.parse_qs: that module brings ~800 objects into the application.
+    """
+    out: dict[str, str] = {}
+    for part in text.split("&"):
+        key, _, value = part.partition("=")
+        out.setdefault(key, value)
+    return out
+
+
+def _arg(query: dict[str, str], key: str, default: float = 0.0) -> float:
     try:
-        return float(query.get(key, [str(default)])[0])
+        return float(query.get(key, default))
     except ValueError:
         return default
 
@@ -227,7 +239,7 @@ class AgentCore:
         """Answer one request (path may carry a mount prefix before ``/debug/``)."""
         cut = path.find("/debug/")
         path = path[cut:] if cut >= 0 else path
-        query = parse_qs(query_string)
+        query = _query(query_string)
         try:
             if path in ("/debug/pprof/heap", "/debug/pprof/allocs"):
                 return self._heap(query)
@@ -243,7 +255,7 @@ class AgentCore:
             return Response(500, _TEXT, f"leakhunter agent: {type(exc).__name__}: {exc}\n".encode())
         return Response(404, _TEXT, b"404 page not found\n")
 
-    def _heap(self, query: dict[str, list[str]]) -> Response:
+    def _heap(self, query: dict[str, str]) -> Response:
         if _arg(query, "gc") > 0:
             self._collect()
         seconds = _arg(query, "seconds")
@@ -258,7 +270,7 @@ class AgentCore:
         duration = time.monotonic_ns() - started if seconds > 0 else 0
         return Response(200, _OCTET, heap_profile(sites, duration))
 
-    def _goroutine(self, query: dict[str, list[str]]) -> Response:
+    def _goroutine(self, query: dict[str, str]) -> Response:
         routines = self.tracker.snapshot()
         debug = int(_arg(query, "debug"))
         if debug >= 2:
@@ -271,8 +283,11 @@ class AgentCore:
         doc: dict[str, object] = {"cmdline": sys.argv}
         if self.memory_limit:
             doc["gomemlimit"] = self.memory_limit
-        guards = guard_figures()
-        if guards["buffers"] or guards["pools"]:  # named leakhunter.guard buffers and pools
+        # named leakhunter.guard buffers and pools; an application that never imported
+        # leakhunter.guard has none (and the agent does not import it for nothing)
+        registry = sys.modules.get("leakhunter.guard._registry")
+        guards = registry.figures() if registry is not None else None
+        if guards and (guards["buffers"] or guards["pools"]):
             doc["leakhunter_guards"] = guards
         if self.self_watch is not None:
             doc["leakhunter_self_watch"] = self.self_watch.summary()

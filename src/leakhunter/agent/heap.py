@@ -9,13 +9,13 @@ live bytes per allocation traceback, leaf first.
 
 from __future__ import annotations
 
+import _tracemalloc
 import ctypes
 import gc
 import os
 import resource
 import sys
 import time
-import tracemalloc
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import filterfalse, groupby
@@ -130,10 +130,12 @@ def _raw_traces() -> list[tuple[int, int, tuple[tuple[str, int], ...], int]]:
     ``_get_traces`` is what ``take_snapshot`` wraps (private, stable since 3.4);
     grouping its plain tuples is ~10x cheaper than ``Snapshot.statistics``.
     """
-    get = getattr(tracemalloc, "_get_traces", None)
+    get = getattr(_tracemalloc, "_get_traces", None)
     if get is not None:
         raw: list[tuple[int, int, tuple[tuple[str, int], ...], int]] = get()
         return raw
+    import tracemalloc  # the Python module (pickle and more): only on this fallback
+
     snap = tracemalloc.take_snapshot()
     return [
         (t.domain, t.size, tuple((f.filename, f.lineno) for f in reversed(t.traceback)), 0)
