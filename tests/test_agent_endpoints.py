@@ -281,3 +281,55 @@ def test_wsgi_app_serves_the_same_endpoints() -> None:
     body = b"".join(app(environ, lambda status, headers: seen.append(status)))
     assert seen == ["200 OK"]
     assert parse_memstats(body).heap_alloc > 0
+
+
+@pytest.mark.parametrize(("mount", "url"), [("/debug", "/debug/vars"), ("/ops", "/ops/debug/vars")])
+def test_asgi_app_mounted_under_a_prefix_in_starlette(mount: str, url: str) -> None:
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    app = Starlette(routes=[Mount(mount, app=leakhunter.agent.asgi_app())])
+
+    async def get(path: str, **params: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+            return await client.get(path, params=params)
+
+    reply = asyncio.run(get(url))
+    assert reply.status_code == 200 and "cmdline" in reply.json()
+    heap = asyncio.run(get(url.replace("/vars", "/pprof/heap"), debug="1"))
+    assert heap.status_code == 200 and parse_memstats(heap.content).heap_alloc > 0
+
+
+def test_wsgi_app_mounted_at_debug() -> None:
+    app = leakhunter.agent.wsgi_app()
+    seen: list[str] = []
+    environ = {"SCRIPT_NAME": "/debug", "PATH_INFO": "/pprof/heap", "QUERY_STRING": "debug=1"}
+    body = b"".join(app(environ, lambda status, headers: seen.append(status)))
+    assert seen == ["200 OK"] and parse_memstats(body).heap_alloc > 0
+
+
+def test_the_http_server_speaks_enough_http(agent: leakhunter.agent.Agent) -> None:
+    import socket
+
+    def exchange(raw: bytes) -> bytes:
+        with socket.create_connection(("127.0.0.1", agent.port), timeout=10) as sock:
+            sock.sendall(raw)
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+            return b"".join(chunks)
+
+    two = exchange(
+        b"GET /debug/vars HTTP/1.1\r\nHost: x\r\n\r\n"  # kept alive...
+        b"HEAD /debug/vars HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"  # ...then closed
+    )
+    assert two.count(b"HTTP/1.1 200 OK") == 2 and b"Connection: keep-alive" in two
+    assert two.count(b'"cmdline"') == 1  # HEAD: headers only
+    assert exchange(b"POST /debug/vars HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi").startswith(
+        b"HTTP/1.1 405"
+    )
+    assert exchange(b"nonsense\r\n\r\n").startswith(b"HTTP/1.1 400")
+    old = exchange(b"GET /debug/pprof/nothing HTTP/1.0\r\n\r\n")  # closed after one answer
+    assert old.startswith(b"HTTP/1.1 404") and b"Connection: close" in old

@@ -174,8 +174,26 @@ class Agent:
         self.stop()
 
 
+def _endpoint(mount: str, path: str) -> str:
+    """Return the agent endpoint a request names, wherever the app is mounted.
+
+    ASGI servers and frameworks disagree on whether ``path`` still holds the mount
+    prefix (``root_path``); WSGI's ``PATH_INFO`` never does. The full path is the
+    prefix plus the rest, once; the endpoint is its last ``/debug/...`` part, so a
+    mount at ``/debug`` serves ``/debug/pprof/heap`` and one at ``/ops``,
+    ``/ops/debug/pprof/heap``.
+    """
+    full = path if mount and path.startswith(mount) else mount + path
+    cut = full.rfind("/debug/")
+    return full[cut:] if cut >= 0 else full
+
+
 def asgi_app(core: AgentCore | None = None) -> ASGIApp:
-    """Return an ASGI app serving the agent's endpoints (mount it at ``/`` or any prefix)."""
+    """Return an ASGI app serving the agent's endpoints (mounted at ``/``, ``/debug`` or a prefix).
+
+    Mounted at ``/debug`` it answers ``/debug/pprof/heap``; at ``/ops``,
+    ``/ops/debug/pprof/heap`` (``leakhunter watch http://host/ops``).
+    """
     agent = core or AgentCore()
 
     async def app(
@@ -195,9 +213,7 @@ def asgi_app(core: AgentCore | None = None) -> ASGIApp:
             return
         loop = asyncio.get_running_loop()
         agent.add_loop(loop)
-        path = str(scope.get("root_path", "")) + str(scope["path"])
-        if "/debug/" not in path:
-            path = str(scope["path"])
+        path = _endpoint(str(scope.get("root_path", "")), str(scope["path"]))
         query = bytes(scope.get("query_string", b"")).decode("latin-1")
         reply: Response = await loop.run_in_executor(None, agent.handle, path, query)
         headers = [
@@ -215,7 +231,7 @@ def wsgi_app(core: AgentCore | None = None) -> WSGIApp:
     agent = core or AgentCore()
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        path = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
+        path = _endpoint(str(environ.get("SCRIPT_NAME", "")), str(environ.get("PATH_INFO", "")))
         reply = agent.handle(path, str(environ.get("QUERY_STRING", "")))
         reason = {200: "OK", 404: "Not Found", 500: "Internal Server Error"}.get(reply.status, "")
         start_response(
