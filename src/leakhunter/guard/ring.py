@@ -26,6 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from threading import get_ident
 from typing import Generic, TypeVar
 
 from leakhunter.guard._registry import register
@@ -238,8 +239,17 @@ class RingBuffer(Generic[T]):
                 items.append(item)
                 if n >= self._high:
                     self._high = n + 1
-                if self._getters:
-                    self._wake_one(self._getters)
+                getters = self._getters
+                if getters:
+                    waiter = getters[0]
+                    # a coroutine of this thread's loop (a request handler feeding a
+                    # writer task): resolved here, the rest by _wake_one
+                    if type(waiter) is tuple and waiter[1] == get_ident():
+                        getters.popleft()
+                        if not waiter[0].done():
+                            waiter[0].set_result(None)
+                            return
+                    self._wake_one(getters)
                 return
             self._full += 1
             if self.policy is not Policy.DROP_OLDEST:
@@ -430,7 +440,10 @@ class RingBuffer(Generic[T]):
                     items.clear()
                     self._gets += len(out)
                     return out
-                waiter = self._future()
+                thread, loop = get_ident(), self._loop  # _future(), written out
+                if loop is None or getattr(loop, "_thread_id", None) != thread:
+                    loop = self._loop = asyncio.get_running_loop()
+                waiter = (loop.create_future(), thread)
                 self._getters.append(waiter)
             finally:
                 lock.release()
