@@ -22,8 +22,7 @@ reports its hit ratio. Named guards show in the agent's ``/debug/vars`` (so
 from __future__ import annotations
 
 from leakhunter.guard._registry import figures
-from leakhunter.guard.pool import BufferPool, PoolStats
-from leakhunter.guard.ring import (
+from leakhunter.guard.policy import (
     Block,
     BufferStats,
     DropOldest,
@@ -31,8 +30,9 @@ from leakhunter.guard.ring import (
     FailFast,
     Full,
     Policy,
-    RingBuffer,
 )
+from leakhunter.guard.pool import BufferPool, PoolStats
+from leakhunter.guard.ring import RingBuffer
 
 __all__ = [
     "Block",
