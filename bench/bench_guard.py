@@ -25,7 +25,8 @@ everything it will get); latency p50/p99 of delivered items. ``time ratio`` is
 the ring buffer's wall time per put over the baseline's (median of --repeat
 interleaved runs): the bar is 1.2. ``cpu ratio`` is the same in CPU time (all
 threads): on a busy machine, where wall time also measures the neighbours,
-it is the steadier of the two.
+it is the steadier of the two; on a quiet one they agree. Both worst ratios are
+printed against the bar.
 """
 
 from __future__ import annotations
@@ -323,7 +324,7 @@ def main() -> int:
         f" {'puts/s base':>12} {'p50/p99 us ring':>16} {'p50/p99 us base':>16}"
         f" {'time ratio':>10} {'cpu ratio':>9}"
     )
-    worst = 0.0
+    worst = worst_cpu = 0.0
     for (side, policy), base in BASELINES.items():
         for producers in (1, 8):
             ring_runs: list[Result] = []
@@ -338,6 +339,7 @@ def main() -> int:
                 r.cpu_per_put for r in base_runs
             )
             worst = max(worst, ratio)
+            worst_cpu = max(worst_cpu, cpu_ratio)
 
             def lat(runs: list[Result]) -> str:
                 p50 = statistics.median(r.p50 for r in runs) / 1000
@@ -350,10 +352,11 @@ def main() -> int:
                 f" {ratio:10.2f} {cpu_ratio:9.2f}",
                 flush=True,
             )
-    print("\n" + bare_reference(args.items * 10, args.repeat))
-    verdict = "meets" if worst <= args.bar else "MISSES"
-    print(f"\nworst time ratio {worst:.2f}: {verdict} the {args.bar:g}x bar")
-    return 0 if worst <= args.bar else 1
+    print("\n" + bare_reference(args.items * 10, args.repeat) + "\n")
+    for label, figure in (("time", worst), ("cpu", worst_cpu)):
+        verdict = "meets" if figure <= args.bar else "MISSES"
+        print(f"worst {label} ratio {figure:.2f}: {verdict} the {args.bar:g}x bar")
+    return 0 if max(worst, worst_cpu) <= args.bar else 1
 
 
 if __name__ == "__main__":
