@@ -13,6 +13,8 @@ from leakhunter.collect.sources import AgentSource, OnSnapshot, Source, SourceRe
 from leakhunter.collect.watch import WatchOptions
 from leakhunter.guard import BufferPool, DropOldest, RingBuffer
 from leakhunter.pipeline import judge_dir, judge_source
+from leakhunter.report.data import gather
+from leakhunter.report.html import render_html
 from leakhunter.report.terminal import render_verdict_text
 from leakhunter.report.verdict_json import verdict_to_dict
 
@@ -133,6 +135,8 @@ def test_watch_shows_the_guards_beside_the_verdict(tmp_path: Path) -> None:
     assert by_name["test-frames"].hit_ratio is not None and by_name["test-frames"].hit_ratio > 0.9
     doc = verdict_to_dict(v)
     assert {g["name"] for g in doc["guards"]} >= {"test-outbox", "test-frames"}
+    html = render_html(gather(v, judged.edges))
+    assert "<dt>buffer test-outbox</dt><dd>drop-oldest, 50% full (50/100)" in html
     text = render_verdict_text(v, color=False, width=120)
     assert "buffer test-outbox" in text and "drop-oldest, 50% full (50/100)" in text
     assert "pool test-frames" in text and "hit ratio" in text

@@ -16,7 +16,14 @@ from leakhunter.analyze.verdict import Finding, Series, Verdict
 from leakhunter.model.goroutine import Frame
 from leakhunter.ops.flame import FlameGraph
 from leakhunter.report.data import GoroutineGroups, GroupRow, ReportData
-from leakhunter.report.names import duration, finding_rate, location, short_file, short_function
+from leakhunter.report.names import (
+    duration,
+    finding_rate,
+    guard_line,
+    location,
+    short_file,
+    short_function,
+)
 from leakhunter.units import format_value
 
 __all__ = ["REPORT_DATA_SCHEMA", "html_data"]
@@ -223,7 +230,12 @@ def html_data(report: ReportData) -> dict[str, Any]:
             "restarts": v.restarts,
             "oom": _oom(v),
             "notes": list(v.notes),
-        },
+        }
+        | (  # a Python service's leakhunter.guard buffers and pools, when it has any
+            {"guards": [{"label": f"{g.kind} {g.name}", "text": guard_line(g)} for g in v.guards]}
+            if v.guards
+            else {}
+        ),
         "overview": [_series(s) for s in overview],
         "findings": [_finding(f, m) for f in v.findings],
         "flames": {

@@ -7,6 +7,7 @@ not the shape, so bracketed type arguments are collapsed to ``[…]``.
 
 from __future__ import annotations
 
+from leakhunter.analyze.guard_figures import GuardFigures
 from leakhunter.analyze.verdict import Finding
 from leakhunter.model.goroutine import Frame
 from leakhunter.units import format_duration as duration
@@ -16,6 +17,7 @@ __all__ = [
     "duration",
     "ellipsize",
     "finding_rate",
+    "guard_line",
     "location",
     "short_file",
     "short_function",
@@ -75,3 +77,26 @@ def finding_rate(f: Finding) -> str:
     if g.unit == "bytes":
         return f"{format_value(g.per_hour, 'bytes')}/h"
     return f"{g.per_hour:+,.0f} {g.unit}/h"
+
+
+def guard_line(g: GuardFigures) -> str:
+    """Return one line about a leakhunter.guard buffer or pool (an overview row's text)."""
+    parts: list[str] = []
+    if g.kind == "buffer":
+        if g.policy:
+            parts.append(g.policy)
+        if g.level is not None and g.capacity is not None:
+            parts.append(f"{g.level:.0%} full ({g.items:,}/{g.capacity:,})")
+        for rate, what in ((g.dropped_per_second, "dropped"), (g.rejected_per_second, "refused")):
+            if rate:
+                parts.append(f"{what} {rate:,.3g}/s")
+        if g.full_ratio is not None:
+            parts.append(f"full on {g.full_ratio:.0%} of puts")
+    else:
+        if g.hit_ratio is not None:
+            parts.append(f"hit ratio {g.hit_ratio:.0%}")
+        if g.in_use is not None:
+            parts.append(f"{g.in_use:,} in use")
+        if g.oversized_per_second:
+            parts.append(f"{g.oversized_per_second:,.3g} oversized/s dropped")
+    return ", ".join(parts) or "no figures yet"

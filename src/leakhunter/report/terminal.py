@@ -22,11 +22,10 @@ from rich.table import Table
 from rich.text import Text
 
 from leakhunter.analyze.frames import AppMatcher
-from leakhunter.analyze.guard_figures import GuardFigures
 from leakhunter.analyze.verdict import Finding, FindingVerdict, Verdict, VerdictValue
 from leakhunter.model.goroutine import Frame
 from leakhunter.report.data import GoroutineGroups, GroupRow
-from leakhunter.report.names import duration, ellipsize, location, short_function
+from leakhunter.report.names import duration, ellipsize, guard_line, location, short_function
 from leakhunter.report.safe_text import scrub
 from leakhunter.units import format_value
 
@@ -188,7 +187,7 @@ def _overview(v: Verdict, width: int) -> Table:
             parts.append(f"{g.cpu_fraction.value:.1%} of CPU in GC")
         t.add_row("GC", Text(", ".join(parts)))
     for guard in v.guards[:8]:
-        t.add_row(Text(f"{guard.kind} {guard.name}"), Text(_guard_text(guard)))
+        t.add_row(Text(f"{guard.kind} {guard.name}"), Text(guard_line(guard)))
     if len(v.guards) > 8:
         t.add_row("", Text(f"… {len(v.guards) - 8} more buffers and pools (see --json)"))
     if v.restarts:
@@ -199,29 +198,6 @@ def _overview(v: Verdict, width: int) -> Table:
             Text(", ".join(f"{w.label} {w.verdict.value}" for w in v.windows)),
         )
     return t
-
-
-def _guard_text(g: GuardFigures) -> str:
-    """Return one line about a leakhunter.guard buffer or pool (the overview's row)."""
-    parts: list[str] = []
-    if g.kind == "buffer":
-        if g.policy:
-            parts.append(g.policy)
-        if g.level is not None and g.capacity is not None:
-            parts.append(f"{g.level:.0%} full ({g.items:,}/{g.capacity:,})")
-        for rate, what in ((g.dropped_per_second, "dropped"), (g.rejected_per_second, "refused")):
-            if rate:
-                parts.append(f"{what} {rate:,.3g}/s")
-        if g.full_ratio is not None:
-            parts.append(f"full on {g.full_ratio:.0%} of puts")
-    else:
-        if g.hit_ratio is not None:
-            parts.append(f"hit ratio {g.hit_ratio:.0%}")
-        if g.in_use is not None:
-            parts.append(f"{g.in_use:,} in use")
-        if g.oversized_per_second:
-            parts.append(f"{g.oversized_per_second:,.3g} oversized/s dropped")
-    return ", ".join(parts) or "no figures yet"
 
 
 def _wait_text(
