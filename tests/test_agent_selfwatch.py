@@ -178,3 +178,20 @@ def test_guard_figures_from_a_target_are_cleaned(hostile: object) -> None:
     buffers = hostile.get("buffers") if isinstance(hostile, dict) else None
     if isinstance(buffers, dict) and "b" in buffers:
         assert cleaned["buffers"]["b"] == {"ok": 3}
+
+
+def test_a_second_self_watch_in_one_registry_keeps_judging_without_metrics() -> None:
+    registry = CollectorRegistry()
+    core = AgentCore()
+    first = SelfWatch(core, registry=registry, schedule=False)
+    second = SelfWatch(core, registry=registry, schedule=False)
+    try:
+        assert first.collector is not None and not first.metrics_error
+        assert second.collector is None and "Duplicated" in second.metrics_error
+        second.tick()
+        assert second.status.snapshots == 1
+        assert second.summary()["metrics_error"] == second.metrics_error
+    finally:
+        first.stop()
+        second.stop()
+        core.close()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
@@ -114,6 +114,7 @@ class SelfWatch:
         self._shot.state.pid = os.getpid()  # its own process: /proc/self figures
         self.collector: Any = None
         self._registry: Any = None
+        self.metrics_error = ""
         if metrics:
             self._register(registry)
         self._thread = threading.Thread(
@@ -123,13 +124,25 @@ class SelfWatch:
             self._thread.start()
 
     def _register(self, registry: CollectorRegistry | None) -> None:
+        from prometheus_client.core import Metric
         from prometheus_client.registry import REGISTRY
 
         from leakhunter.serve.metrics import ServeCollector
 
-        self._registry = registry if registry is not None else REGISTRY
-        self.collector = ServeCollector(lambda: (self.status,), self.top_findings)
-        self._registry.register(self.collector)
+        class Described(ServeCollector):
+            """Serve's collector, describing its names so any registry refuses twins."""
+
+            def describe(self) -> Iterator[Metric]:
+                return self.collect()
+
+        target = registry if registry is not None else REGISTRY
+        collector = Described(lambda: (self.status,), self.top_findings)
+        try:
+            target.register(collector)
+        except ValueError as exc:  # the names are taken (a second self-watching agent)
+            self.metrics_error = str(exc)  # the verdict still runs; /debug/vars says why
+            return
+        self._registry, self.collector = target, collector
 
     def _run(self) -> None:
         while True:
@@ -218,6 +231,7 @@ class SelfWatch:
             "verdict": st.verdict,
             "snapshots": st.snapshots,
             "interval": self.interval,
+            **({"metrics_error": self.metrics_error} if self.metrics_error else {}),
             "findings": [
                 {
                     "verdict": f["verdict"],
