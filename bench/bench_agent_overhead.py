@@ -30,7 +30,10 @@ workload says when it is due (it reads its thread's CPU clock between
 batches) and this process scrapes at once. A service busy on one core and
 scraped every I s of wall time gets exactly that; the figure does not depend
 on how slow the shared machine is. A run lasts one interval (one scrape, in
-its middle), so a 60 s column takes about 2 min of wall time per pair.
+its middle), so a 60 s column takes about 2 min of wall time per pair. The
+run's size follows the machine's pace (requests per CPU second of the previous
+anchor), so that a run stays one interval long; ``anchor s`` in the tables
+says how long the runs were.
 
 Modes:
   agent@Is    leakhunter.agent.start(), scraped every I s (--intervals, default 15 60)
@@ -305,6 +308,10 @@ def measure(modes: list[Mode], pairs: int, script: str, cpu: int | None) -> dict
             requests = max(64, round(rate * mode.seconds))
             run, anchor = run_pair(mode, requests, script, cpu, flip=bool(i % 2))
             out[mode.name].add(run, anchor)
+            # a shared machine's speed drifts: the next run's size follows the anchor's
+            # pace, so a run stays one interval of the workload's CPU (one scrape per
+            # interval, not per whatever the run happened to last)
+            rate = requests / anchor.main_cpu
             print(
                 f"  pair {i + 1}: {mode.name:12} {run.cpu:7.2f} s cpu, anchor {anchor.cpu:7.2f} s,"
                 f" ratio {run.cpu / anchor.cpu:.3f} ({run.scrapes} scrapes; load {_load()})",
