@@ -8,7 +8,10 @@ same endpoints in a FastAPI/Starlette or Flask app. ``/debug/pprof/heap`` is a
 type census (cheap, always on) or, with ``trace=True`` or ``?seconds=N``, live
 memory per tracemalloc allocation stack; ``?debug=1`` ends with exact process
 totals in ``runtime.MemStats`` form. ``/debug/pprof/goroutine`` lists asyncio
-tasks (await chains) and threads in Go's debug=0/1/2 formats.
+tasks (await chains) and threads in Go's debug=0/1/2 formats. ``/debug/vars``
+carries the figures of named ``leakhunter.guard`` buffers and pools.
+``start(self_watch=True)`` also judges the process itself on a schedule and
+exports serve's metrics (``leakhunter.agent.selfwatch``). docs/python.md.
 """
 
 from __future__ import annotations
