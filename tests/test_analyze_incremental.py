@@ -9,7 +9,7 @@ import pytest
 
 from history_builders import SITES, snapshots
 from leakhunter.analyze.analyzer import Analyzer
-from leakhunter.analyze.history import History, HistoryOptions
+from leakhunter.analyze.history import History, HistoryOptions, _Tier
 from leakhunter.analyze.options import AnalyzeOptions
 from leakhunter.collect.session import load_session
 from leakhunter.errors import FormatError
@@ -114,6 +114,34 @@ def test_history_is_bounded_whatever_its_length() -> None:
     assert all(rows <= 64 and cols <= 50 for shape in shapes for rows, cols in shape)
     assert [t.n for t in h.tiers] == [50, 30, 10]
     assert len(h.index) < 64
+
+
+def test_history_allocates_as_it_fills_and_reads_the_same() -> None:
+    """Tiers grow their rings on demand: a young history is small, and the
+    views equal those of a history allocated whole from the start."""
+    opts = HistoryOptions(raw_points=100, minute_points=300, hour_points=40, minute_width=300.0)
+    lazy, whole = History(opts), History(opts)
+    whole.tiers = [_Tier(w, c, 0, cap=c) for w, c in opts.capacities()]
+    for h in (lazy, whole):
+        h.declare("site", "heap")
+    young = whole_young = 0
+    for i in range(6_000):  # 60 s apart: raw, 5-minute and hourly tiers all wrap
+        vals = [(("site", "a"), float(i % 97)), (("site", f"b{i // 700}"), float(i))]
+        for h in (lazy, whole):
+            h.add(i * 60.0, vals, ["heap"])
+        if i == 9:
+            young = sum(t.data.nbytes for t in lazy.tiers)
+            whole_young = sum(t.data.nbytes for t in whole.tiers)
+    assert young < whole_young / 8
+    assert [t.n for t in lazy.tiers] == [t.n for t in whole.tiers] == [100, 300, 40]
+    for seconds in (None, 3_000.0, 50_000.0, 200_000.0):
+        x, y = lazy.view(seconds), whole.view(seconds)
+        assert np.array_equal(x.t, y.t)
+        for k in x.rows:
+            assert np.array_equal(x.rows[k], y.rows[k], equal_nan=True)
+    back = History.from_bytes(lazy.to_bytes())
+    assert back.options == opts
+    assert np.array_equal(back.view(None).row("site", "a"), lazy.view(None).row("site", "a"))
 
 
 def test_history_means_and_views() -> None:

@@ -40,27 +40,52 @@ class HistoryOptions:
     hour_points: int = 720
     #: rows beyond this many trigger pruning of rows that hold nothing but zeros
     prune_rows: int = 4096
+    #: bucket width of the middle tier: a monitor scraping every 60 s keeps
+    #: 5-minute means there (per-minute means would duplicate its raw points)
+    minute_width: float = 60.0
+    hour_width: float = 3600.0
 
     def capacities(self) -> tuple[tuple[float, int], ...]:
         """Return (bucket width in seconds, capacity) per tier; width 0 = as taken."""
-        return ((0.0, max(2, self.raw_points)), (60.0, max(2, self.minute_points)),
-                (3600.0, max(2, self.hour_points)))  # fmt: skip
+        return ((0.0, max(2, self.raw_points)), (self.minute_width, max(2, self.minute_points)),
+                (self.hour_width, max(2, self.hour_points)))  # fmt: skip
 
 
 class _Tier:
-    """A ring of columns (time, weight, one value per row); the oldest falls out first."""
+    """A ring of columns (time, weight, one value per row); the oldest falls out first.
 
-    __slots__ = ("cap", "count", "data", "head", "n", "open_bucket", "t", "w", "width")
+    The ring is allocated as it fills (doubling up to ``limit`` columns): a
+    monitor holds thousands of targets, most of them with far less history
+    than the tiers could hold, and preallocating every tier cost ~1.25 MiB
+    per target.
+    """
 
-    def __init__(self, width: float, cap: int, rows: int) -> None:
-        self.width, self.cap = width, cap
-        self.t = np.zeros(cap)
-        self.w = np.zeros(cap)
-        self.data = np.zeros((rows, cap))
+    __slots__ = ("cap", "count", "data", "head", "limit", "n", "open_bucket", "t", "w", "width")
+
+    def __init__(self, width: float, limit: int, rows: int, cap: int = 16) -> None:
+        self.width, self.limit = width, limit
+        self.cap = min(limit, max(2, cap))  # allocated columns (the ring's modulus)
+        self.t = np.zeros(self.cap)
+        self.w = np.zeros(self.cap)
+        self.data = np.zeros((rows, self.cap))
         self.count = np.zeros((rows, 1))  # finite contributions to the open bucket
         self.head = 0  # ring index of the oldest column
         self.n = 0
         self.open_bucket: float | None = None  # bucket id of the newest column
+
+    @property
+    def full(self) -> bool:
+        """True when a new column must push the oldest out."""
+        return self.n >= self.limit
+
+    def expand(self) -> None:
+        """Double the allocated columns (up to the limit), oldest column first."""
+        o = self.order()
+        cap = min(self.limit, 2 * self.cap)
+        t, w = np.zeros(cap), np.zeros(cap)
+        data = np.zeros((self.data.shape[0], cap))
+        t[: self.n], w[: self.n], data[:, : self.n] = self.t[o], self.w[o], self.data[:, o]
+        self.t, self.w, self.data, self.cap, self.head = t, w, data, cap, 0
 
     def grow_rows(self, rows: int) -> None:
         extra = rows - self.data.shape[0]
@@ -215,10 +240,12 @@ class History:
             if tier.n and tier.open_bucket == bucket:
                 tier.merge(t, w, col)
                 return
-        if tier.n == tier.cap:
+        if tier.full:
             old_t, old_w, old = tier.pop_oldest()
             if k + 1 < len(self.tiers):
                 self._push(k + 1, old_t, old_w, old)
+        elif tier.n == tier.cap:
+            tier.expand()
         tier.push(t, w, col)
         if tier.width > 0:
             tier.open_bucket = float(np.floor(t / tier.width))
@@ -312,7 +339,8 @@ class History:
         """Serialise the history (numpy arrays, no pickle) for save and restore."""
         meta = {
             "options": [self.options.raw_points, self.options.minute_points,
-                        self.options.hour_points, self.options.prune_rows],
+                        self.options.hour_points, self.options.prune_rows,
+                        self.options.minute_width, self.options.hour_width],
             "rows": [list(k) for k in self.index],
             "tables": self.tables,
             "tiers": [[t.head, t.n, t.open_bucket] for t in self.tiers],
@@ -341,6 +369,8 @@ class History:
             for k, tier in enumerate(h.tiers):
                 _, n, bucket = meta["tiers"][k]
                 tier.n, tier.head, tier.open_bucket = int(n), 0, bucket
+                tier.cap = min(tier.limit, max(tier.cap, tier.n))
+                tier.t, tier.w = np.zeros(tier.cap), np.zeros(tier.cap)
                 tier.data = np.zeros((len(keep), tier.cap))
                 tier.t[:n], tier.w[:n] = z[f"t{k}"], z[f"w{k}"]
                 tier.data[:, :n] = z[f"d{k}"]

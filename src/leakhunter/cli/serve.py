@@ -185,6 +185,14 @@ class ServeCommand:
             "(default 1: every scrape)",
         )
         run.add_argument(
+            "--judge-every",
+            type=duration,
+            default=d.judge_every,
+            metavar="DUR",
+            help="once a target's history outgrows full resolution, judge it at most this "
+            "often (default 5m; young runs, restarts and up/down changes at once)",
+        )
+        run.add_argument(
             "--workers",
             type=int,
             default=d.workers,
@@ -271,6 +279,7 @@ class ServeCommand:
             segment_seconds=args.segment,
             housekeeping_every=args.housekeeping,
             gc_every=args.gc_every,
+            judge_every=args.judge_every,
         )
         discoveries = _discoveries(args)
         api = ApiOptions(token=token, protect_metrics=args.protect_metrics)

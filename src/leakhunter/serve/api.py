@@ -131,13 +131,13 @@ def make_app(
         doc["verdict"] = st.verdict  # "pending" during the quiet period
         doc["findings"] = [dict(f) for f in st.findings]
         doc.setdefault("windows", [])
+        doc.setdefault("snapshots", st.snapshots)  # not judged since serve started: as stored
         doc.update(id=st.id, target=st.url, labels=dict(st.labels), status=st.status, up=st.up)
         doc["last_scrape"] = _rfc3339(st.last_scrape)
         doc["events"] = store.events(tid, limit=50)
         doc["evidence"] = [
             {"path": f.path, "time": _rfc3339(f.time), "bytes": f.bytes}
-            for f in store.files("evidence")
-            if f.target == tid
+            for f in store.files("evidence", tid)
         ]
         return doc
 

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from leakhunter.errors import LeakhunterError
 
@@ -57,6 +58,7 @@ CREATE TABLE IF NOT EXISTS files (
     time REAL NOT NULL, bytes INTEGER NOT NULL, closed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS files_by_time ON files (kind, time);
+CREATE INDEX IF NOT EXISTS files_by_target ON files (target, kind, time);
 """
 
 
@@ -176,34 +178,25 @@ class Store:
             db.executemany("UPDATE targets SET active=0 WHERE id=?", [(g,) for g in gone])
         return gone
 
+    _TARGET_COLUMNS = (
+        "SELECT id, url, labels, source, active, status, verdict, last_scrape, snapshots, "
+        "errors, epoch, last_memstats, run_started FROM targets"
+    )
+
     def targets(self, active_only: bool = True) -> list[TargetRow]:
         """Return the targets (active ones only, by default), in id order."""
-        sql = (
-            "SELECT id, url, labels, source, active, status, verdict, last_scrape, snapshots, "
-            "errors, epoch, last_memstats, run_started FROM targets"
-        )
+        sql = self._TARGET_COLUMNS
         if active_only:
             sql += " WHERE active=1"
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY id").fetchall()
-        return [
-            TargetRow(
-                r[0],
-                r[1],
-                json.loads(r[2]),
-                r[3],
-                bool(r[4]),
-                r[5],
-                r[6],
-                r[7],
-                r[8],
-                r[9],
-                r[10],
-                json.loads(r[11]) if r[11] else None,
-                r[12],
-            )  # fmt: skip
-            for r in rows
-        ]
+        return [_target_row(r) for r in rows]
+
+    def target(self, tid: str) -> TargetRow | None:
+        """Return one target's row (None: never seen), without reading the others."""
+        with self._lock:
+            r = self._db.execute(self._TARGET_COLUMNS + " WHERE id=?", (tid,)).fetchone()
+        return None if r is None else _target_row(r)
 
     def record_scrape(
         self,
@@ -338,12 +331,13 @@ class Store:
         with self._tx() as db:
             db.execute("DELETE FROM files WHERE path=?", (path,))
 
-    def files(self, kind: str | None = None) -> list[FileRow]:
-        """Return the indexed folders, oldest first."""
+    def files(self, kind: str | None = None, target: str | None = None) -> list[FileRow]:
+        """Return the indexed folders (of one kind, of one target), oldest first."""
         sql = "SELECT path, target, kind, time, bytes, closed FROM files"
-        args: tuple[object, ...] = ()
-        if kind is not None:
-            sql, args = sql + " WHERE kind=?", (kind,)
+        where = [(c, v) for c, v in (("kind", kind), ("target", target)) if v is not None]
+        args: tuple[object, ...] = tuple(v for _, v in where)
+        if where:
+            sql += " WHERE " + " AND ".join(f"{c}=?" for c, _ in where)
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY time", args).fetchall()
         return [FileRow(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
@@ -358,3 +352,11 @@ class Store:
         """Delete points older than a time; return how many."""
         with self._tx() as db:
             return db.execute("DELETE FROM points WHERE time<?", (before,)).rowcount
+
+
+def _target_row(r: Any) -> TargetRow:
+    """A targets row as selected by ``Store._TARGET_COLUMNS``."""
+    return TargetRow(
+        r[0], r[1], json.loads(r[2]), r[3], bool(r[4]), r[5], r[6], r[7], r[8], r[9], r[10],
+        json.loads(r[11]) if r[11] else None, r[12],
+    )  # fmt: skip
