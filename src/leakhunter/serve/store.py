@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS points (
     heap REAL, goroutines REAL, fds REAL, rss REAL, up INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS points_by_target ON points (target, time);
+CREATE INDEX IF NOT EXISTS points_by_time ON points (time);
 CREATE TABLE IF NOT EXISTS findings (
     target TEXT NOT NULL, id TEXT NOT NULL, doc TEXT NOT NULL,
     first_seen REAL NOT NULL, last_seen REAL NOT NULL, PRIMARY KEY (target, id)
