@@ -65,8 +65,10 @@ class Trend:
 
 @functools.lru_cache(maxsize=512)
 def _pairs(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """Index pairs (i < j) of n points, built once per length (a serve judges the same
-    lengths over and over; building them was a quarter of a long history's judgement).
+    """Index pairs (i < j) of n points, built once per length.
+
+    A serve judges the same lengths over and over; building them was a
+    quarter of a long history's judgement.
     """
     i, j = np.triu_indices(n, 1)
     i.flags.writeable = j.flags.writeable = False
