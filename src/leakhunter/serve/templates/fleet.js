@@ -143,10 +143,11 @@
     if (f) parts.push(f.verdict);
     return parts.join("\n").toLowerCase();
   }
+  function rank(status) { return ORDER[status] === undefined ? 9 : ORDER[status]; }
   function sortValue(t, key) {
     switch (key) {
       case "target": return t.target;
-      case "status": return ORDER[t.status] === undefined ? 9 : ORDER[t.status];
+      case "status": return rank(t.status);
       case "heap": return t.heap_live_bytes;
       case "goroutines": return t.goroutines;
       case "finding": var f = lead(t); return f && f.culprit ? f.culprit.function : null;
@@ -163,7 +164,7 @@
     var nx = x === null || x === undefined, ny = y === null || y === undefined;
     if (nx !== ny) return nx ? 1 : -1; // unknown values last, either way
     if (!nx && x !== y) return (x < y ? -1 : 1) * state.dir;
-    var s = (ORDER[a.t.status] || 9) - (ORDER[b.t.status] || 9);
+    var s = rank(a.t.status) - rank(b.t.status); // then worst first, then by target
     return s || (a.t.target < b.t.target ? -1 : a.t.target > b.t.target ? 1 : 0);
   }
   function apply() {
