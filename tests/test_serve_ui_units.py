@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 
 from leakhunter.serve.api import ApiOptions, fleet_etag, make_app
 from leakhunter.serve.guard import _token_of
-from leakhunter.serve.history import evidence, find_capture, runs, series
+from leakhunter.serve.history import Sparklines, evidence, find_capture, runs, series
 from leakhunter.serve.options import ServeOptions
 from leakhunter.serve.pages import Pages
 from leakhunter.serve.scheduler import Scheduler
@@ -46,6 +46,37 @@ def test_series_are_thinned_and_end_at_the_newest_point() -> None:
     assert len(s["goroutines"]["t"]) == 60 and None not in s["heap"]["v"]
     short = series(pts[:5], 60)
     assert short["heap"]["t"] == [1.0, 2.0, 4.0, 5.0]  # unknown heaps are left out, not zero
+
+
+def test_sparklines_are_read_again_only_for_targets_scraped_since(tmp_path: Path) -> None:
+    db = Store(tmp_path / "serve.db")
+    for tid in ("a", "b"):
+        db.upsert_target(tid, f"http://{tid}:1", {}, "t")
+        for t in (100.0, 200.0):
+            db.record_scrape(
+                tid, _pt(t), status="ok", verdict=None, memstats=None, run_started=None,
+                findings={},
+            )  # fmt: skip
+    reads: list[list[str]] = []
+    real = db.recent_points
+
+    def counting(since: float, targets: list[str] | None = None) -> dict[str, list[Point]]:
+        reads.append(sorted(targets or []))
+        return real(since, targets)
+
+    db.recent_points = counting  # type: ignore[method-assign]
+    lines = Sparklines(db, span=1000.0)
+    first = lines.get({"a": 200.0, "b": 200.0}, now=1000.0)
+    assert first["a"]["heap"]["t"] == [100, 200] and reads == [["a", "b"]]
+    assert lines.get({"a": 200.0, "b": 200.0}, now=1000.0) == first and len(reads) == 1
+    db.record_scrape(
+        "b", _pt(300.0), status="ok", verdict=None, memstats=None, run_started=None, findings={}
+    )
+    again = lines.get({"b": 300.0}, now=1000.0)  # "a" left the fleet
+    assert reads[-1] == ["b"] and again["b"]["heap"]["t"] == [100, 200, 300]
+    assert set(again) == {"b"} and "a" not in lines._cache
+    assert set(db.recent_points(150.0)) == {"a", "b"}  # every target when none is named
+    db.close()
 
 
 def test_runs_split_where_the_target_restarted() -> None:

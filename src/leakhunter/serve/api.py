@@ -40,9 +40,9 @@ from leakhunter.report.data import ReportData, gather
 from leakhunter.serve.guard import ApiOptions, Guard, new_nonce, page_policy
 from leakhunter.serve.history import (
     SPARK_SPAN,
+    Sparklines,
     evidence,
     find_capture,
-    fleet_sparklines,
     rfc3339,
     target_history,
 )
@@ -113,6 +113,7 @@ def make_app(
     pages = Pages()
     #: the last fleet document per variant: (ETag, JSON body); many browsers share it
     cached: dict[str, tuple[str, bytes]] = {}
+    sparklines = Sparklines(store)  # the default span's, kept between polls
 
     async def metrics(request: Request) -> Response:
         body = await run_in_threadpool(generate_latest, registry)
@@ -137,15 +138,14 @@ def make_app(
             return hit
         docs = [status_json(s) for s in statuses]
         if span is not None:
-            lines = fleet_sparklines(store, now, span)
-            empty: dict[str, dict[str, list[float]]] = {
-                "heap": {"t": [], "v": []},
-                "goroutines": {"t": [], "v": []},
-            }
+            # another span is read whole each time: a client's choice grows no cache
+            source = sparklines if span == SPARK_SPAN else Sparklines(store, span)
+            lines = source.get({s.id: s.last_scrape for s in statuses}, now)
             for d in docs:
-                d["sparklines"] = lines.get(d["id"], empty)
+                d["sparklines"] = lines[d["id"]]
         body = json.dumps({"schema": TARGETS_SCHEMA, "targets": docs}).encode()
-        cached[variant] = (tag, body)
+        if variant in ("plain", f"spark{SPARK_SPAN:g}"):
+            cached[variant] = (tag, body)
         return tag, body
 
     async def targets(request: Request) -> Response:

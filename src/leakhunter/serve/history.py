@@ -11,6 +11,7 @@ table shows.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +26,8 @@ __all__ = [
     "SPARK_SPAN",
     "evidence",
     "find_capture",
-    "fleet_sparklines",
+    "SeriesDoc",
+    "Sparklines",
     "rfc3339",
     "runs",
     "segments",
@@ -49,6 +51,8 @@ EVIDENCE_FILES = (
     "goroutine2.error.txt",
 )
 _FIGURES = ("heap", "goroutines")
+#: per figure, its times (Unix seconds) and values: {"heap": {"t": [...], "v": [...]}, ...}
+SeriesDoc = dict[str, dict[str, list[int]]]
 
 
 def rfc3339(t: float | None) -> str | None:
@@ -66,7 +70,7 @@ def _thin(pairs: Sequence[tuple[float, float]], n: int) -> Sequence[tuple[float,
     return [pairs[min(len(pairs) - 1, round((i + 1) * step) - 1)] for i in range(n)]
 
 
-def series(points: Iterable[Point], n: int) -> dict[str, dict[str, list[float]]]:
+def series(points: Iterable[Point], n: int) -> SeriesDoc:
     """Return the heap and goroutine series of some points, each thinned to n at most.
 
     Each figure keeps only the points that know it (a target down, or a
@@ -74,19 +78,44 @@ def series(points: Iterable[Point], n: int) -> dict[str, dict[str, list[float]]]
     zero where a value is merely unknown.
     """
     pts = list(points)
-    out: dict[str, dict[str, list[float]]] = {}
+    out: SeriesDoc = {}
     for name in _FIGURES:
         pairs = [(p.time, v) for p in pts if (v := getattr(p, name)) is not None]
         kept = _thin(pairs, n)
-        out[name] = {"t": [round(t, 1) for t, _ in kept], "v": [round(v) for _, v in kept]}
+        # whole seconds and units: a sparkline 100 pixels wide shows no finer
+        out[name] = {"t": [round(t) for t, _ in kept], "v": [round(v) for _, v in kept]}
     return out
 
 
-def fleet_sparklines(
-    store: Store, now: float, span: float = SPARK_SPAN, n: int = SPARK_POINTS
-) -> dict[str, dict[str, dict[str, list[float]]]]:
-    """Return every target's sparklines over the last ``span`` seconds (one query)."""
-    return {tid: series(pts, n) for tid, pts in store.recent_points(now - span).items()}
+class Sparklines:
+    """Every target's sparklines, read again only for the targets scraped since the last call.
+
+    A fleet of 1,000 targets scraped every minute changes every 60 ms, so the
+    fleet page's ETag rarely holds between its polls; this keeps a poll's cost
+    to the points of the few dozen targets scraped meanwhile, not the 60,000
+    points of the last hour. A target's series is keyed by its last scrape,
+    which is stored before it is shown (see ``TargetWorker.scrape``).
+    """
+
+    def __init__(self, store: Store, span: float = SPARK_SPAN, n: int = SPARK_POINTS) -> None:
+        self.store = store
+        self.span = span
+        self.n = n
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float | None, SeriesDoc]] = {}
+
+    def get(self, latest: Mapping[str, float | None], now: float) -> dict[str, SeriesDoc]:
+        """Return the sparklines of the targets ``latest`` maps to their last scrape."""
+        with self._lock:
+            cache = self._cache
+            stale = [t for t, last in latest.items() if t not in cache or cache[t][0] != last]
+            if stale:
+                fresh = self.store.recent_points(now - self.span, stale)
+                for tid in stale:
+                    cache[tid] = (latest[tid], series(fresh.get(tid, ()), self.n))
+            for gone in cache.keys() - latest.keys():
+                del cache[gone]
+            return {tid: cache[tid][1] for tid in latest}
 
 
 def runs(points: Sequence[Point]) -> list[dict[str, Any]]:
