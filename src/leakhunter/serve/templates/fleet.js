@@ -125,8 +125,9 @@
       '<td class="num">' + figure(t.heap_live_bytes, "bytes", sp.heap) + "</td>" +
       '<td class="num">' + figure(t.goroutines, "goroutines", sp.goroutines) + "</td>" +
       '<td class="finding">' + findingCell(lead(t)) + "</td>" +
-      '<td class="num oom">' + (oom === null || oom === undefined ? "" :
-        "~" + esc(duration(oom))) + "</td>" +
+      '<td class="num oom">' + (oom !== null && oom !== undefined ? "~" + esc(duration(oom))
+        : t.status === "leak" ? '<span class="dim" title="no memory limit known: give the ' +
+          'target GOMEMLIMIT or a cgroup memory limit">unknown</span>' : "") + "</td>" +
       '<td class="num snapshots">' + esc(grouped(t.snapshots)) + "</td>" +
       '<td class="num last">' + (last === null ? "" : '<time datetime="' +
         esc(t.last_scrape) + '" title="' + esc(t.last_scrape) + '" data-t="' + last + '">' +
