@@ -29,6 +29,7 @@ from leakhunter.report.data import gather
 from leakhunter.report.html import render_html
 from leakhunter.serve.metrics import ServeCollector
 from leakhunter.serve.pages import fleet_page
+from leakhunter.serve.pyroscope import ExportCounts
 from leakhunter.serve.scheduler import Scheduler
 from leakhunter.serve.store import Store
 from leakhunter.serve.worker import TargetStatus
@@ -100,11 +101,17 @@ class _Auth(BaseHTTPMiddleware):
 
 
 def make_app(
-    scheduler: Scheduler, store: Store, top_findings: int, options: ApiOptions
+    scheduler: Scheduler,
+    store: Store,
+    top_findings: int,
+    options: ApiOptions,
+    exports: Callable[[], ExportCounts] | None = None,
 ) -> Starlette:
-    """Build the ASGI app over a running scheduler."""
+    """Build the ASGI app over a running scheduler (``exports``: the Pyroscope counters)."""
     registry = CollectorRegistry(auto_describe=True)
-    registry.register(ServeCollector(scheduler.statuses, top_findings, scheduler.lag_quantiles))
+    registry.register(
+        ServeCollector(scheduler.statuses, top_findings, scheduler.lag_quantiles, exports)
+    )
 
     async def metrics(request: Request) -> Response:
         body = await run_in_threadpool(generate_latest, registry)
