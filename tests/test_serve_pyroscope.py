@@ -9,13 +9,10 @@ and the profiles inside are decoded with leakhunter's own pprof decoder.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import socket
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import httpx
 import pytest
@@ -25,7 +22,7 @@ from leakhunter.formats.pprof import decode
 from leakhunter.serve.pyroscope import PyroscopeExporter, PyroscopeOptions
 from leakhunter.serve.pyroscope_wire import encode_push, make_series, series_labels, service_name
 from pyroscope_receiver import PUSH_PATH, Receiver, decode_push
-from serve_helpers import serving, wait_for, write_targets
+from serve_helpers import serving, simulated_targets, wait_for, write_targets
 
 SESSION = Path(__file__).parent / "data" / "sessions" / "unbounded-map-cache"
 HEAP = (SESSION / "000001.heap.pb.gz").read_bytes()
@@ -166,18 +163,8 @@ def test_offer_never_blocks_and_counts_what_it_drops(receiver: Receiver) -> None
     assert c.sent + c.failed + c.dropped == 100 and c.dropped > 0 and c.queued == 0
 
 
-def _sim() -> ModuleType:
-    path = Path(__file__).resolve().parent.parent / "bench" / "serve_targets.py"
-    spec = importlib.util.spec_from_file_location("serve_targets", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("serve_targets", module)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_serve_pushes_each_scrape_to_pyroscope(receiver: Receiver, tmp_path: Path) -> None:
-    sim = _sim()
+    sim = simulated_targets()
     auth = tmp_path / "pyroscope.auth"
     auth.write_text(f"lh:{PASSWORD}\n")
     with sim.simulated(1, 1, local=True) as fleet:
