@@ -10,17 +10,26 @@ from __future__ import annotations
 
 import base64
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leakhunter.cli.main import main
 from leakhunter.formats.pprof import decode
 from leakhunter.serve.pyroscope import PyroscopeExporter, PyroscopeOptions
-from leakhunter.serve.pyroscope_wire import encode_push, make_series, series_labels, service_name
+from leakhunter.serve.pyroscope_wire import (
+    Series,
+    encode_push,
+    make_series,
+    series_labels,
+    service_name,
+)
 from pyroscope_receiver import PUSH_PATH, Receiver, decode_push
 from serve_helpers import serving, simulated_targets, wait_for, write_targets
 
@@ -72,6 +81,27 @@ def test_the_request_decodes_as_the_documented_push_request() -> None:
         "inuse_space",
     ]
     assert [t.type for t in goroutine.sample_types] == ["goroutine"]
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+_SERIES = st.builds(
+    Series,
+    st.lists(
+        st.tuples(st.sampled_from(["__name__", "service_name", "team", "a", "zone_1"]), _TEXT),
+        max_size=8,
+    ).map(lambda pairs: tuple(sorted(dict(pairs).items()))),
+    st.binary(max_size=3000),
+    _TEXT,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_SERIES, max_size=5))
+def test_any_request_decodes_to_what_was_encoded(series: list[Series]) -> None:
+    got = decode_push(encode_push(series))
+    assert [(tuple(sorted(p.labels.items())), p.samples) for p in got] == [
+        (s.labels, [(s.profile, s.id)]) for s in series
+    ]
 
 
 @pytest.mark.parametrize(
@@ -145,8 +175,6 @@ def test_an_unreachable_pyroscope_is_one_line_never_a_traceback(
 
 
 def test_offer_never_blocks_and_counts_what_it_drops(receiver: Receiver) -> None:
-    import threading
-
     receiver.hold = threading.Event()  # Pyroscope hangs
     lines: list[str] = []
     ex = _exporter(receiver.url, lines, max_queued=4)
