@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from leakhunter.serve.history import (
 )
 from leakhunter.serve.metrics import ServeCollector
 from leakhunter.serve.pages import Pages
+from leakhunter.serve.pyroscope import ExportCounts
 from leakhunter.serve.scheduler import Scheduler
 from leakhunter.serve.store import Store
 from leakhunter.serve.worker import TargetStatus
@@ -105,11 +106,17 @@ def _number(request: Request, name: str, default: float, low: float, high: float
 
 
 def make_app(
-    scheduler: Scheduler, store: Store, top_findings: int, options: ApiOptions
+    scheduler: Scheduler,
+    store: Store,
+    top_findings: int,
+    options: ApiOptions,
+    exports: Callable[[], ExportCounts] | None = None,
 ) -> Starlette:
-    """Build the ASGI app over a running scheduler."""
+    """Build the ASGI app over a running scheduler (``exports``: the Pyroscope counters)."""
     registry = CollectorRegistry(auto_describe=True)
-    registry.register(ServeCollector(scheduler.statuses, top_findings, scheduler.lag_quantiles))
+    registry.register(
+        ServeCollector(scheduler.statuses, top_findings, scheduler.lag_quantiles, exports)
+    )
     pages = Pages()
     #: the last fleet document per variant: (ETag, JSON body); many browsers share it
     cached: dict[str, tuple[str, bytes]] = {}

@@ -47,7 +47,11 @@ from leakhunter.serve.store import Point, Store
 from leakhunter.serve.targets import TargetSpec
 from leakhunter.units import format_duration, format_value
 
-__all__ = ["Event", "TargetStatus", "TargetWorker"]
+__all__ = ["Event", "ProfileSink", "TargetStatus", "TargetWorker"]
+
+#: takes each scrape's profiles as fetched (target URL, its labels, kind -> bytes);
+#: must not block (the Pyroscope exporter only queues them)
+ProfileSink = Callable[[str, Mapping[str, str], Mapping[str, bytes]], None]
 
 #: status order: a finding "rises" when its level goes up (evidence is captured then)
 _LEVEL = {"suspect": 1, "leak": 2}
@@ -144,12 +148,14 @@ class TargetWorker:
         options: ServeOptions,
         stop: threading.Event,
         on_event: Callable[[Event], None] = lambda e: None,
+        export: ProfileSink | None = None,
     ) -> None:
         self.spec = spec
         self.store = store
         self.options = options
         self.stop = stop
         self.on_event = on_event
+        self.export = export
         self.root = options.data / "targets" / spec.id
         self.lock = threading.Lock()
         self.base = target_base(spec.url)
@@ -302,6 +308,8 @@ class TargetWorker:
                 findings={str(f["id"]): f for f in st.findings},
             )
             self.public = st  # shown only once stored: what was shown survives a kill -9
+            if self.export is not None and blobs:
+                self.export(self.base, self.spec.labels, blobs)
             if started - self.last_saved >= self.options.save_every:
                 self.save()
 
