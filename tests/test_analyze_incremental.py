@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -142,6 +143,28 @@ def test_history_allocates_as_it_fills_and_reads_the_same() -> None:
     back = History.from_bytes(lazy.to_bytes())
     assert back.options == opts
     assert np.array_equal(back.view(None).row("site", "a"), lazy.view(None).row("site", "a"))
+
+
+def test_single_precision_halves_the_history_and_reads_within_float32() -> None:
+    """serve keeps float32 values: the views stay float64, within float32's precision."""
+    double = HistoryOptions(raw_points=64, minute_points=64, hour_points=8, minute_width=300.0)
+    single = replace(double, single=True)
+    hd, hs = History(double), History(single)
+    for h in (hd, hs):
+        h.declare("exact")
+    for i in range(2_000):
+        vals = [(("exact", "HeapAlloc"), 3e9 + 12_345.0 * i), (("exact", "NumGC"), float(i))]
+        for h in (hd, hs):
+            h.add(i * 60.0, vals)
+    assert sum(t.data.nbytes for t in hs.tiers) * 2 == sum(t.data.nbytes for t in hd.tiers)
+    for seconds in (None, 3_000.0, 50_000.0):
+        x, y = hd.view(seconds), hs.view(seconds)
+        assert np.array_equal(x.t, y.t)
+        for k in x.rows:
+            assert y.rows[k].dtype == np.float64
+            assert np.allclose(x.rows[k], y.rows[k], rtol=1e-6, atol=0.5), k
+    back = History.from_bytes(hs.to_bytes())
+    assert back.options.single and back.tiers[0].data.dtype == np.float32
 
 
 def test_history_means_and_views() -> None:
