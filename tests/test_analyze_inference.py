@@ -235,6 +235,32 @@ def test_a_culprit_seen_allocating_leads_and_ranks_before_an_inferred_one() -> N
     assert ranked == [direct, lone, library]
 
 
+def test_library_memory_allocated_inside_the_inferred_culprit_is_the_same_cause() -> None:
+    # the handler's c.JSON clones response headers (net/http code) on the context's
+    # writer: the middleware that keeps the context keeps them too
+    response = (
+        _go("net/http.Header.Clone", 103),
+        _go("net/http.(*response).WriteHeader", 1216),
+        _gin("(*Context).JSON", 1080),
+        *_request(JOURNAL, PRODUCT)[1:],
+    )
+    red = _reduced(_request(JOURNAL, PRODUCT), HEADERS)
+    headers = _heap(HEADERS, HEADERS[0], 6e8, 0.9)
+    clones = replace(_heap(response, PRODUCT, 1e8, 0.95), evidence=("clones grew",))
+    out = infer_culprits(red, [clones, headers])
+    assert len(out) == 1 and out[0].culprit == JOURNAL and out[0].culprit_via == "runs"
+    assert out[0].growth.per_hour == pytest.approx(7e8)
+    assert "clones grew" in out[0].evidence and out[0].confidence < 0.9
+    assert any(PRODUCT.function in e and "inside" in e for e in out[0].evidence)
+    # ...not when it grew more than all the inferred culprit keeps
+    big = replace(clones, growth=Growth("bytes", 0, 1e7, 9e9))
+    assert [f.culprit for f in infer_culprits(red, [big, headers])] == [PRODUCT, JOURNAL]
+    # ...nor memory the app allocated itself (its own cause)
+    own = replace(clones, stack=(Frame("runtime.makeslice", "", 1), *_request(JOURNAL, PRODUCT)))
+    own = replace(own, stack=(own.stack[0], PRODUCT, *own.stack[3:]))
+    assert [f.culprit for f in infer_culprits(red, [own, headers])] == [PRODUCT, JOURNAL]
+
+
 def test_rules_see_that_an_inferred_culprit_did_not_allocate() -> None:
     lone = infer_culprits(_reduced(_request(ORDERS)), [_heap(HEADERS, HEADERS[0], 9e8, 0.99)])[0]
     assert lone.culprit == ORDERS

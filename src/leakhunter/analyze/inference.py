@@ -36,6 +36,7 @@ from leakhunter.analyze.frames import (
     AppMatcher,
     Origin,
     chain_keys,
+    first_interesting,
     module_of,
     package_of,
     runs_anything,
@@ -202,13 +203,18 @@ def _root(frames: Sequence[Frame], m: AppMatcher) -> Frame | None:
 
 
 def infer_culprits(red: Reduced, heap: list[Finding]) -> list[Finding]:
-    """Blame app code for heap findings whose culprit is library code; one finding per culprit.
+    """Blame app code for heap findings whose culprit is library code; one finding per cause.
 
     A finding whose culprit gets inferred keeps its allocation stack and says
     how the culprit was found. Findings that then blame the same function (the
     request headers and the contexts one middleware keeps; or memory a function
     allocates itself and memory it keeps from a library) are one cause: they
-    become one finding, led by one whose stack shows the culprit, if any.
+    become one finding, led by one whose stack shows the culprit, if any. So is
+    memory that library code allocated inside the call of an inferred culprit
+    (the response headers a handler's ``c.JSON`` writes, under the middleware
+    that keeps the context they hang from), when the inferred culprit's own
+    findings grew at least as much: what keeps the requests keeps all that
+    hangs from them.
     """
     m = red.matcher
     found: list[Finding] = []
@@ -228,10 +234,7 @@ def infer_culprits(red: Reduced, heap: list[Finding]) -> list[Finding]:
                 evidence=(*(e for e in f.evidence if e != LIBRARY_CULPRIT), inf.evidence),
             )
         )
-    keys = [
-        f.culprit.function if f.kind is FindingKind.HEAP and f.culprit is not None else f"#{i}"
-        for i, f in enumerate(found)
-    ]
+    keys = _causes(found, m)
     members: dict[str, list[int]] = {}
     for i, k in enumerate(keys):
         members.setdefault(k, []).append(i)
@@ -241,13 +244,55 @@ def infer_culprits(red: Reduced, heap: list[Finding]) -> list[Finding]:
         if len(group) == 1 or not any(found[k].culprit_via for k in group):
             out.append(f)
         elif i == group[0]:
-            out.append(_joined([found[k] for k in group]))
+            out.append(_joined(keys[i], [found[k] for k in group]))
     return out
 
 
-def _joined(group: list[Finding]) -> Finding:
-    """Join findings of one culprit, led by one whose stack shows it (else the first)."""
-    first = next((f for f in group if not f.culprit_via), group[0])
+def _causes(found: list[Finding], m: AppMatcher) -> list[str]:
+    """Key each finding by the function its cause is (its own index when not a heap culprit)."""
+    keys = [
+        f.culprit.function if f.kind is FindingKind.HEAP and f.culprit is not None else f"#{i}"
+        for i, f in enumerate(found)
+    ]
+    held: dict[str, float] = {}  # inferred culprit ("runs") -> bytes its findings grew
+    for f in found:
+        if f.culprit_via == "runs" and f.culprit is not None:
+            held[f.culprit.function] = held.get(f.culprit.function, 0.0) + _grown(f)
+    if not held:
+        return keys
+    for i, f in enumerate(found):
+        if f.culprit_via or f.kind is not FindingKind.HEAP or f.culprit is None:
+            continue
+        own = first_interesting(f.stack, m)
+        if own is None or m.is_app(own):
+            continue  # the app allocated it itself: its own cause
+        wrapper = _wrapper(f.stack, f.culprit, held, m)
+        if wrapper is not None and held[wrapper] >= _grown(f):
+            keys[i] = wrapper
+    return keys
+
+
+def _wrapper(
+    stack: Sequence[Frame], own: Frame, held: dict[str, float], m: AppMatcher
+) -> str | None:
+    """The innermost inferred culprit that ``own``'s call runs under on ``stack``."""
+    names = [f.function for f in stack]
+    if own.function not in names:
+        return None
+    for f in stack[names.index(own.function) + 1 :]:
+        if f.function in held and m.is_app(f):
+            return f.function
+    return None
+
+
+def _grown(f: Finding) -> float:
+    return max(0.0, f.growth.end - f.growth.start)
+
+
+def _joined(cause: str, group: list[Finding]) -> Finding:
+    """Join findings of one cause, led by one that blames it, seen on its stack if any."""
+    blame = [f for f in group if f.culprit is not None and f.culprit.function == cause]
+    first = next((f for f in blame if not f.culprit_via), blame[0] if blame else group[0])
     lead = first
     for f in group:
         if f is not first:
@@ -256,17 +301,27 @@ def _joined(group: list[Finding]) -> Finding:
 
 
 def _join(a: Finding, b: Finding) -> Finding:
-    """Add heap finding ``b`` to ``a`` (same culprit): growth adds up, evidence follows."""
+    """Add heap finding ``b`` to ``a`` (one cause): growth adds up, evidence follows."""
+    extra: tuple[str, ...] = ()
+    same = (
+        a.culprit is not None and b.culprit is not None and a.culprit.function == b.culprit.function
+    )
+    if not same and a.culprit is not None and b.culprit is not None:
+        extra = (
+            f"{b.culprit.function} allocated this in library code it called, inside "
+            f"{a.culprit.function}, whose findings grew more: counted with them, as what "
+            "keeps the requests keeps what hangs from them",
+        )
     return replace(
         a,
-        confidence=max(a.confidence, b.confidence),
+        confidence=max(a.confidence, b.confidence) if same else a.confidence,
         growth=Growth(
             a.growth.unit,
             a.growth.start + b.growth.start,
             a.growth.end + b.growth.end,
             a.growth.per_hour + b.growth.per_hour,
         ),
-        evidence=(*a.evidence, *b.evidence),
+        evidence=(*a.evidence, *b.evidence, *extra),
         series=(*a.series, *b.series),
         app_frames=tuple(sorted(set(a.app_frames) | set(b.app_frames))),
         linked=tuple(dict.fromkeys((*a.linked, *b.linked))),
