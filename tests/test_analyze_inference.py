@@ -2,12 +2,14 @@
 
 Hand-built stacks of a gin service (net/http's connection loop reads the request,
 gin takes a pooled context, the app's middleware and handler run under both),
-folded through ``RunFold.note_callers`` as the analysis does.
+folded through ``RunFold.note_callers`` as the analysis does; then a real recorded
+session of the zoo's gin-raw-context-retained scenario.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +21,7 @@ from leakhunter.analyze.judge import rank_key
 from leakhunter.analyze.reduce import DumpFacts, Reduced, RunFold
 from leakhunter.analyze.verdict import Finding, FindingKind, FindingVerdict, Growth
 from leakhunter.model.goroutine import Frame
+from leakhunter.pipeline import analyze_dir
 from leakhunter.rules.facts import SessionFacts, finding_facts
 
 GOROOT = "/usr/local/go/src"
@@ -266,3 +269,19 @@ def test_rules_see_that_an_inferred_culprit_did_not_allocate() -> None:
     assert lone.culprit == ORDERS
     facts = finding_facts(lone, SessionFacts(matcher=M))
     assert facts.culprit_origin == "stdlib"  # net/textproto allocated it, not the app
+
+
+SESSION = Path(__file__).parent / "data" / "sessions" / "gin-raw-context-retained"
+
+
+def test_recorded_gin_journal_names_the_middleware() -> None:
+    v = analyze_dir(SESSION)
+    lead = v.findings[0]
+    assert v.verdict.value == "leak" and lead.kind is FindingKind.HEAP
+    assert lead.culprit is not None
+    assert lead.culprit.function == "github.com/leakhunter/zoo/scenarios/ginjournal.journalRequests"
+    assert lead.culprit_via == "runs"
+    assert lead.rule is not None and lead.rule.id == "GO-GIN-CONTEXT-RETAINED"
+    assert any("net/http.(*conn).serve" in e and "inferred" in e for e in lead.evidence)
+    # one cause, one finding: every growing site of the requests it keeps is in it
+    assert not [f for f in v.findings[1:] if f.culprit == lead.culprit]
