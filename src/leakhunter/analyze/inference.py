@@ -24,7 +24,8 @@ name it, strongest first:
 
 No evidence, no guess: the culprit stays the library frame. An inferred culprit
 says so in the finding's evidence, lowers its confidence and ranks after
-culprits seen on an allocation stack.
+culprits seen on an allocation stack. Findings left with one cause become one
+(``infer_culprits``).
 """
 
 from __future__ import annotations

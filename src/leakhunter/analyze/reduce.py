@@ -3,9 +3,10 @@
 ``RunFold.add`` decodes one snapshot's profiles, adds its figures to the
 bounded :class:`History` (exact MemStats, per-site heap, per-group goroutine
 counts, goroutineleak counts) and updates what is kept per site and group
-(frames, app functions, dump facts, who calls into which library). Nothing
-grows with the number of snapshots: the history is tiered, the other tables
-are keyed by live sites and groups. ``RunFold.reduced`` gives the judgement a
+(frames, app functions, dump facts, which app code calls into which library
+and which library code runs which app code). Nothing grows with the number of
+snapshots: the history is tiered, the other tables are keyed by live sites and
+groups (the call tables are capped). ``RunFold.reduced`` gives the judgement a
 :class:`Reduced` view of any window of that history.
 
 A snapshot that forced no GC (a watch with ``gc_every`` > 1) has exact MemStats,
