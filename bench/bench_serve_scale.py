@@ -36,10 +36,9 @@ figure's growth is printed as a factor per 10x targets (10.0 = linear).
 History makes judging dearer (the analyser judges 15 m/1 h/6 h/24 h windows once
 history covers them), and a fresh serve has none: ``--age S`` starts serve on a
 database whose every target already holds S snapshots (1440 = a day at 60 s;
-the analyser state as serve saves it, its snapshots timed from the start of
-their hourly segment as serve records them, plus 2 days of points at most),
-the helpers carrying on from there. Startup then includes restoring (and
-judging) every target, as a restart of serve does. bench/bench_serve_profile.py
+the analyser state as serve saves it, its clock origin a day back, plus 2
+days of points at most), the helpers carrying on from there. Each target's
+first scrape then restores its state, as after a restart of serve. bench/bench_serve_profile.py
 shows where a scrape's CPU goes.
 
     python bench/bench_serve_scale.py [--n 100,1000,3000] [--window 3] [--age 0]

@@ -270,30 +270,28 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def aged(name: str, age: int, interval: float, now: float, options: Any, segment: float) -> Any:
+def aged(name: str, age: int, interval: float, now: float, options: Any) -> Any:
     """Return an analyser fed ``age`` scrapes of a scenario, one per interval, the last at now.
 
-    Each snapshot's ``elapsed`` is what serve records: seconds since its segment
-    began, a new segment every ``segment`` seconds (0: since the first snapshot).
+    Each snapshot's ``elapsed`` is what serve records: seconds since the
+    target's first scrape (its origin, kept in the database).
     """
     from leakhunter.analyze.analyzer import Analyzer
 
     rec = recording(name)
     analyzer = Analyzer(name, options)
     for i in range(age):
-        elapsed = i * interval % segment if segment else i * interval
-        analyzer.add(rec.snapshot(i, i, now - (age - 1 - i) * interval, elapsed))
+        analyzer.add(rec.snapshot(i, i, now - (age - 1 - i) * interval, i * interval))
     return analyzer
 
 
 def aged_states(age: int, interval: float, now: float, options: Any) -> Mapping[str, bytes]:
     """Return, per scenario, the analyser state serve saves after ``age`` scrapes.
 
-    ``options`` are serve's (``ServeOptions``): its analysis options and its segments.
+    ``options`` are serve's (``ServeOptions``): its analysis options.
     """
-    seg = options.segment_seconds
     return MappingProxyType(
-        {n: aged(n, age, interval, now, options.analyze, seg).save() for n in SCENARIOS}
+        {n: aged(n, age, interval, now, options.analyze).save() for n in SCENARIOS}
     )
 
 
@@ -317,6 +315,7 @@ def seed_database(
         analyzer = Analyzer.restore(states[spec.labels["scenario"]], options.analyze)
         analyzer.target = target_base(spec.url)
         store.upsert_target(spec.id, spec.url, spec.labels, spec.source)
+        store.set_origin(spec.id, now - (age - 1) * gap)
         store.record_scrape(
             spec.id,
             _point(rec, age - 1, now, Point),

@@ -93,14 +93,21 @@ def _stack_groups(p: Profile) -> list[tuple[float, tuple[Frame, ...]]]:
     return sorted(((v, k) for k, v in acc.items()), key=lambda x: -x[0])
 
 
+def _edges(snaps: list[Snapshot], kind: str) -> tuple[Snapshot, Snapshot]:
+    """The first and the last snapshot holding a kind of profile (one can fail to arrive)."""
+    have = [s for s in snaps if s.has(kind)] or snaps
+    return have[0], have[-1]
+
+
 def by_hand(snaps: list[Snapshot]) -> Call:
-    first, last = snaps[0], snaps[-1]
+    first, last = _edges(snaps, "heap")
     h0, h1 = first.profile("heap"), last.profile("heap")
     i = h0.sample_index("inuse_space")
     a, b = _per_function(h0, i), _per_function(h1, i)
     growth = {k: b.get(k, 0.0) - a.get(k, 0.0) for k in set(a) | set(b)}
     top_heap = max(growth.items(), key=lambda kv: kv[1], default=("", 0.0))
     heap_grew = h1.total(i) > 1.1 * max(h0.total(i), 1)
+    first, last = _edges(snaps, "goroutine")
     g0, g1 = first.profile("goroutine"), last.profile("goroutine")
     m = AppMatcher.detect([f for fr in profile_frames(g1) for f in fr])
     c0 = {k: v for v, k in _stack_groups(g0)}
@@ -120,7 +127,7 @@ def by_hand(snaps: list[Snapshot]) -> Call:
 
 
 def leakprof(snaps: list[Snapshot]) -> Call:
-    g = snaps[-1].profile("goroutine")
+    g = _edges(snaps, "goroutine")[1].profile("goroutine")
     m = AppMatcher.detect([f for fr in profile_frames(g) for f in fr])
     for v, stack in _stack_groups(g):
         if v >= LEAKPROF_T and any(f.function.startswith(CHANNEL_LEAVES) for f in stack[:3]):

@@ -11,4 +11,4 @@ ruff format --check src tests bench
 echo "== mypy --strict" >&2
 mypy src
 echo "== pytest" >&2
-exec pytest -q -p no:cacheprovider "$@"
+exec pytest -q -p no:cacheprovider --durations=30 "$@"

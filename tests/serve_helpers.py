@@ -10,6 +10,7 @@ so a slow, loaded machine only makes a test slower, never red.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import re
@@ -20,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 import httpx
@@ -116,3 +118,14 @@ def wait_for(what: str, probe: Callable[[], T], ok: Callable[[T], bool], timeout
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}; last state: {last!r}")
         time.sleep(0.5)
+
+
+def simulated_targets() -> ModuleType:
+    """Return bench/serve_targets.py (simulated Go targets replaying recorded zoo sessions)."""
+    path = Path(__file__).resolve().parent.parent / "bench" / "serve_targets.py"
+    spec = importlib.util.spec_from_file_location("serve_targets", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("serve_targets", module)
+    spec.loader.exec_module(module)
+    return module

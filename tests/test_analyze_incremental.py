@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from history_builders import SITES, snapshots
 from leakhunter.analyze.analyzer import Analyzer
-from leakhunter.analyze.history import History, HistoryOptions
+from leakhunter.analyze.history import History, HistoryOptions, _Tier
 from leakhunter.analyze.options import AnalyzeOptions
 from leakhunter.collect.session import load_session
 from leakhunter.errors import FormatError
@@ -114,6 +115,56 @@ def test_history_is_bounded_whatever_its_length() -> None:
     assert all(rows <= 64 and cols <= 50 for shape in shapes for rows, cols in shape)
     assert [t.n for t in h.tiers] == [50, 30, 10]
     assert len(h.index) < 64
+
+
+def test_history_allocates_as_it_fills_and_reads_the_same() -> None:
+    """Tiers grow their rings on demand: a young history is small, and the
+    views equal those of a history allocated whole from the start."""
+    opts = HistoryOptions(raw_points=100, minute_points=300, hour_points=40, minute_width=300.0)
+    lazy, whole = History(opts), History(opts)
+    whole.tiers = [_Tier(w, c, 0, cap=c) for w, c in opts.capacities()]
+    for h in (lazy, whole):
+        h.declare("site", "heap")
+    young = whole_young = 0
+    for i in range(6_000):  # 60 s apart: raw, 5-minute and hourly tiers all wrap
+        vals = [(("site", "a"), float(i % 97)), (("site", f"b{i // 700}"), float(i))]
+        for h in (lazy, whole):
+            h.add(i * 60.0, vals, ["heap"])
+        if i == 9:
+            young = sum(t.data.nbytes for t in lazy.tiers)
+            whole_young = sum(t.data.nbytes for t in whole.tiers)
+    assert young < whole_young / 8
+    assert [t.n for t in lazy.tiers] == [t.n for t in whole.tiers] == [100, 300, 40]
+    for seconds in (None, 3_000.0, 50_000.0, 200_000.0):
+        x, y = lazy.view(seconds), whole.view(seconds)
+        assert np.array_equal(x.t, y.t)
+        for k in x.rows:
+            assert np.array_equal(x.rows[k], y.rows[k], equal_nan=True)
+    back = History.from_bytes(lazy.to_bytes())
+    assert back.options == opts
+    assert np.array_equal(back.view(None).row("site", "a"), lazy.view(None).row("site", "a"))
+
+
+def test_single_precision_halves_the_history_and_reads_within_float32() -> None:
+    """serve keeps float32 values: the views stay float64, within float32's precision."""
+    double = HistoryOptions(raw_points=64, minute_points=64, hour_points=8, minute_width=300.0)
+    single = replace(double, single=True)
+    hd, hs = History(double), History(single)
+    for h in (hd, hs):
+        h.declare("exact")
+    for i in range(2_000):
+        vals = [(("exact", "HeapAlloc"), 3e9 + 12_345.0 * i), (("exact", "NumGC"), float(i))]
+        for h in (hd, hs):
+            h.add(i * 60.0, vals)
+    assert sum(t.data.nbytes for t in hs.tiers) * 2 == sum(t.data.nbytes for t in hd.tiers)
+    for seconds in (None, 3_000.0, 50_000.0):
+        x, y = hd.view(seconds), hs.view(seconds)
+        assert np.array_equal(x.t, y.t)
+        for k in x.rows:
+            assert y.rows[k].dtype == np.float64
+            assert np.allclose(x.rows[k], y.rows[k], rtol=1e-6, atol=0.5), k
+    back = History.from_bytes(hs.to_bytes())
+    assert back.options.single and back.tiers[0].data.dtype == np.float32
 
 
 def test_history_means_and_views() -> None:

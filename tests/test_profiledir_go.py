@@ -64,9 +64,10 @@ def test_a_steady_program_s_folder_is_no_leak(gc: str, tmp_path: Path) -> None:
 def test_a_heap_leak_shows_through_collections_the_runtime_chose(tmp_path: Path) -> None:
     """No runtime.GC() before the profiles: each reflects the runtime's own last GC.
 
-    A service profiled every minute sees many collections between two profiles;
-    at this test's pace (150 ms) the default GOGC lets several profiles in a row
-    reflect the same collection, so GOGC=20 brings the pace back to that regime.
+    A service profiled every minute sees many collections between two profiles. The
+    writer waits for two of the runtime's own collections before each profile (churning
+    garbage until they happen, not sleeping), and GOGC=20 keeps those collections close
+    together, so every profile is fresh however loaded the machine is.
     """
     folder = write_profiles(
         tmp_path / "profiles", "-mode", "heapleak", "-gc=false", n=24, env={"GOGC": "20"}

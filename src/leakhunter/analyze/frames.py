@@ -9,6 +9,7 @@ overrides the guess with an explicit function-name prefix.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,15 @@ from enum import StrEnum
 
 from leakhunter.model.goroutine import Frame
 
-__all__ = ["AppMatcher", "Origin", "culprit", "module_of", "package_of"]
+__all__ = [
+    "AppMatcher",
+    "Origin",
+    "chain_keys",
+    "culprit",
+    "module_of",
+    "package_of",
+    "runs_anything",
+]
 
 
 class Origin(StrEnum):
@@ -136,6 +145,49 @@ def _python_origin(file: str) -> Origin:
 #: Frames that run event-loop callbacks: what sits below them (``asyncio.run(main())``)
 #: started the loop, not this work. Python stacks only; Go stacks never hold them.
 _DISPATCHERS = frozenset({"asyncio.events.Handle._run"})
+
+
+#: Library frames that run whatever function they are handed, whoever handed it: a
+#: thread's or worker pool's loop. What runs under them on one stack says nothing
+#: about another stack under them (unlike a server's connection loop, which runs the
+#: same handlers for every request it reads).
+_RUNNERS = (
+    "threading.",
+    "concurrent.futures.",
+    "asyncio.",
+    "multiprocessing.",
+    "sync.(*WaitGroup).Go.",
+    "golang.org/x/sync/errgroup.",
+    "github.com/sourcegraph/conc.",
+    "github.com/sourcegraph/conc/",
+    "github.com/panjf2000/ants.",
+    "github.com/panjf2000/ants/",
+)
+
+
+def runs_anything(frame: Frame) -> bool:
+    """Return True for an event-loop dispatcher or a generic runner of functions."""
+    return frame.function in _DISPATCHERS or frame.function.startswith(_RUNNERS)
+
+
+def chain_keys(frames: Sequence[Frame], matcher: AppMatcher) -> list[str]:
+    """Key, per frame, the chain of frames from the stack's root down to it (innermost first).
+
+    Runtime frames are left out (goroutine profiles show ``runtime.goexit`` under
+    the root, and so on) and get no key: the result is aligned with the non-runtime
+    frames. The key is a short stable hash of the function names, the same in
+    every process (a saved analyser reads it back).
+    """
+    h = hashlib.blake2b(digest_size=8)
+    out = []
+    for f in reversed(frames):
+        if matcher.origin(f) is Origin.RUNTIME:
+            continue
+        h.update(f.function.encode())
+        h.update(b"\n")
+        out.append(h.hexdigest())
+    out.reverse()
+    return out
 
 
 def culprit(frames: Sequence[Frame], matcher: AppMatcher) -> Frame | None:

@@ -13,14 +13,8 @@ from leakhunter.analyze.evidence import (
     make_series,
     valid,
 )
-from leakhunter.analyze.frames import (
-    AppMatcher,
-    Origin,
-    culprit,
-    first_interesting,
-    module_of,
-    package_of,
-)
+from leakhunter.analyze.frames import AppMatcher, Origin, culprit, first_interesting
+from leakhunter.analyze.inference import entry_point
 from leakhunter.analyze.options import AnalyzeOptions
 from leakhunter.analyze.reduce import DumpFacts, Reduced
 from leakhunter.analyze.trend import Trend, assess
@@ -74,39 +68,8 @@ class GoroutineJudge:
         )
 
     def entry_point(self, creator: str) -> tuple[Frame, str] | None:
-        """Find the app call that leads into the library code that spawned goroutines.
-
-        Narrowest first: callers of the creating function itself, then of its
-        receiver type (``net/http.(*Transport).``), then (third-party code only)
-        its package and its module. Any stack of the session counts (heap stacks,
-        alloc-only stacks, goroutines). No evidence: no guess.
-        """
-        callers = self.red.callers
-        exact = callers.get(creator)
-        if exact:
-            return max(exact.items(), key=lambda kv: kv[1])[0], creator
-        pkg = package_of(creator)
-        scopes = []
-        if creator[len(pkg) :].startswith(".(") and ")." in creator[len(pkg) :]:
-            scopes.append(creator[: creator.index(").", len(pkg)) + 2])
-        stdlib = "." not in pkg.split("/", 1)[0]
-        if not stdlib:
-            # a third-party package or module is one library with one purpose; a
-            # standard-library package (net/http: client and server) is too broad
-            scopes.append(pkg + ".")
-        for scope in scopes:
-            tally: dict[Frame, int] = {}
-            for fn, row in callers.items():
-                if fn.startswith(scope):
-                    for frame, n in row.items():
-                        tally[frame] = tally.get(frame, 0) + n
-            if tally:
-                return max(tally.items(), key=lambda kv: kv[1])[0], scope.rstrip(".")
-        mod = module_of(creator)
-        mrow = None if stdlib else self.red.module_callers.get(mod)
-        if mrow:
-            return max(mrow.items(), key=lambda kv: kv[1])[0], mod
-        return None
+        """Find the app call that leads into the library code that spawned goroutines."""
+        return entry_point(self.red, creator)
 
     def leaked_series(self, key: str) -> F64 | None:
         """Return a group's counts in the goroutineleak profile, if collected."""

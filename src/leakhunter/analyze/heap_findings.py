@@ -14,7 +14,10 @@ from leakhunter.analyze.trend import Trend, assess
 from leakhunter.analyze.verdict import Finding, FindingKind, FindingVerdict, Growth, Series
 from leakhunter.units import format_value
 
-__all__ = ["HeapJudge"]
+__all__ = ["LIBRARY_CULPRIT", "HeapJudge"]
+
+#: what a heap finding says when its culprit is library code (until one is inferred)
+LIBRARY_CULPRIT = "no application frame on this allocation stack; culprit is library code"
 
 
 class HeapJudge:
@@ -161,7 +164,7 @@ class HeapJudge:
             if len(yo) >= 2 and yo[-1] > yo[0]:
                 ev.append(f"live objects {yo[0]:,.0f} -> {yo[-1]:,.0f}")
         if cul is None or not self.m.is_app(cul):
-            ev.append("no application frame on this allocation stack; culprit is library code")
+            ev.append(LIBRARY_CULPRIT)
         conf = confidence(tr, bonus) * (1.0 if verdict is FindingVerdict.LEAK else 0.6)
         return Finding(
             id=finding_id("heap", site),

@@ -20,6 +20,7 @@ import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -40,32 +41,74 @@ class HistoryOptions:
     hour_points: int = 720
     #: rows beyond this many trigger pruning of rows that hold nothing but zeros
     prune_rows: int = 4096
+    #: bucket width of the middle tier: a monitor scraping every 60 s keeps
+    #: 5-minute means there (per-minute means would duplicate its raw points)
+    minute_width: float = 60.0
+    hour_width: float = 3600.0
+    #: keep values as float32: half the memory, ~7 significant digits (a serve
+    #: holding a thousand targets' histories; views still hand out float64)
+    single: bool = False
+
+    @property
+    def dtype(self) -> type[np.floating[Any]]:
+        """The values' storage type."""
+        return np.float32 if self.single else np.float64
 
     def capacities(self) -> tuple[tuple[float, int], ...]:
         """Return (bucket width in seconds, capacity) per tier; width 0 = as taken."""
-        return ((0.0, max(2, self.raw_points)), (60.0, max(2, self.minute_points)),
-                (3600.0, max(2, self.hour_points)))  # fmt: skip
+        return ((0.0, max(2, self.raw_points)), (self.minute_width, max(2, self.minute_points)),
+                (self.hour_width, max(2, self.hour_points)))  # fmt: skip
 
 
 class _Tier:
-    """A ring of columns (time, weight, one value per row); the oldest falls out first."""
+    """A ring of columns (time, weight, one value per row); the oldest falls out first.
 
-    __slots__ = ("cap", "count", "data", "head", "n", "open_bucket", "t", "w", "width")
+    The ring is allocated as it fills (doubling up to ``limit`` columns): a
+    monitor holds thousands of targets, most of them with far less history
+    than the tiers could hold, and preallocating every tier cost ~1.25 MiB
+    per target.
+    """
 
-    def __init__(self, width: float, cap: int, rows: int) -> None:
-        self.width, self.cap = width, cap
-        self.t = np.zeros(cap)
-        self.w = np.zeros(cap)
-        self.data = np.zeros((rows, cap))
+    __slots__ = (
+        "cap", "count", "data", "dtype", "head", "limit", "n", "open_bucket", "t", "w", "width"
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        width: float,
+        limit: int,
+        rows: int,
+        cap: int = 16,
+        dtype: type[np.floating[Any]] = np.float64,
+    ) -> None:
+        self.width, self.limit, self.dtype = width, limit, dtype
+        self.cap = min(limit, max(2, cap))  # allocated columns (the ring's modulus)
+        self.t = np.zeros(self.cap)
+        self.w = np.zeros(self.cap)
+        self.data = np.zeros((rows, self.cap), dtype)
         self.count = np.zeros((rows, 1))  # finite contributions to the open bucket
         self.head = 0  # ring index of the oldest column
         self.n = 0
         self.open_bucket: float | None = None  # bucket id of the newest column
 
+    @property
+    def full(self) -> bool:
+        """True when a new column must push the oldest out."""
+        return self.n >= self.limit
+
+    def expand(self) -> None:
+        """Double the allocated columns (up to the limit), oldest column first."""
+        o = self.order()
+        cap = min(self.limit, 2 * self.cap)
+        t, w = np.zeros(cap), np.zeros(cap)
+        data = np.zeros((self.data.shape[0], cap), self.dtype)
+        t[: self.n], w[: self.n], data[:, : self.n] = self.t[o], self.w[o], self.data[:, o]
+        self.t, self.w, self.data, self.cap, self.head = t, w, data, cap, 0
+
     def grow_rows(self, rows: int) -> None:
         extra = rows - self.data.shape[0]
         if extra > 0:
-            self.data = np.vstack([self.data, np.zeros((extra, self.cap))])
+            self.data = np.vstack([self.data, np.zeros((extra, self.cap), self.dtype)])
             self.count = np.vstack([self.count, np.zeros((extra, 1))])
 
     def order(self) -> npt.NDArray[np.int64]:
@@ -134,7 +177,8 @@ class History:
         self.index: dict[Row, int] = {}
         self.tables: dict[str, str | None] = {}  # table -> its validity table (None: scalar)
         self._row_valid: list[int] = []  # per row: row index of its validity row, -1 none
-        self.tiers = [_Tier(w, c, 0) for w, c in self.options.capacities()]
+        dtype = self.options.dtype
+        self.tiers = [_Tier(w, c, 0, dtype=dtype) for w, c in self.options.capacities()]
         self.added = 0
         self.prunes = 0  # how many times rows were pruned (owners of per-key tables follow)
         self._prune_at = self.options.prune_rows
@@ -154,7 +198,8 @@ class History:
         vt = self.tables.get(key[0]) if key[0] != _VALID else None
         self._row_valid.append(-1 if vt is None else self.index[(_VALID, vt)])
         for tier in self.tiers:
-            tier.grow_rows(max(16, 2 * i) if tier.data.shape[0] <= i else 0)
+            # a quarter more rows at a time: doubling left up to half the rows unused
+            tier.grow_rows(max(16, i + 1 + i // 4) if tier.data.shape[0] <= i else 0)
             # earlier columns: 0 where the table was collected, NaN where it was not
             if vt is None:
                 tier.data[i, :] = np.nan
@@ -215,10 +260,12 @@ class History:
             if tier.n and tier.open_bucket == bucket:
                 tier.merge(t, w, col)
                 return
-        if tier.n == tier.cap:
+        if tier.full:
             old_t, old_w, old = tier.pop_oldest()
             if k + 1 < len(self.tiers):
                 self._push(k + 1, old_t, old_w, old)
+        elif tier.n == tier.cap:
+            tier.expand()
         tier.push(t, w, col)
         if tier.width > 0:
             tier.open_bucket = float(np.floor(t / tier.width))
@@ -244,7 +291,7 @@ class History:
     def _reindex(self, keep: list[Row]) -> None:
         rows = [self.index[k] for k in keep]
         for tier in self.tiers:
-            tier.data = tier.data[rows] if rows else np.zeros((0, tier.cap))
+            tier.data = tier.data[rows] if rows else np.zeros((0, tier.cap), tier.dtype)
             tier.count = tier.count[rows] if rows else np.zeros((0, 1))
         self.index = {k: j for j, k in enumerate(keep)}
         self._row_valid = [
@@ -293,6 +340,7 @@ class History:
         t = np.concatenate(ts) if ts else np.zeros(0)
         w = np.concatenate(ws) if ws else np.zeros(0)
         data = np.hstack(cols) if cols else np.zeros((len(self.index), 0))
+        data = data.astype(np.float64, copy=False)
         width = self.tiers[level].width
         if width > 0 and len(t):
             t, data = _rebucket(t, w, data, width)
@@ -312,7 +360,9 @@ class History:
         """Serialise the history (numpy arrays, no pickle) for save and restore."""
         meta = {
             "options": [self.options.raw_points, self.options.minute_points,
-                        self.options.hour_points, self.options.prune_rows],
+                        self.options.hour_points, self.options.prune_rows,
+                        self.options.minute_width, self.options.hour_width,
+                        self.options.single],
             "rows": [list(k) for k in self.index],
             "tables": self.tables,
             "tiers": [[t.head, t.n, t.open_bucket] for t in self.tiers],
@@ -341,7 +391,9 @@ class History:
             for k, tier in enumerate(h.tiers):
                 _, n, bucket = meta["tiers"][k]
                 tier.n, tier.head, tier.open_bucket = int(n), 0, bucket
-                tier.data = np.zeros((len(keep), tier.cap))
+                tier.cap = min(tier.limit, max(tier.cap, tier.n))
+                tier.t, tier.w = np.zeros(tier.cap), np.zeros(tier.cap)
+                tier.data = np.zeros((len(keep), tier.cap), tier.dtype)
                 tier.t[:n], tier.w[:n] = z[f"t{k}"], z[f"w{k}"]
                 tier.data[:, :n] = z[f"d{k}"]
                 tier.count = np.array(z[f"c{k}"], dtype=np.float64)

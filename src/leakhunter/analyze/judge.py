@@ -19,6 +19,7 @@ from leakhunter.analyze.frames import AppMatcher, Origin, module_of
 from leakhunter.analyze.gc_figures import gc_figures
 from leakhunter.analyze.goroutine_findings import GoroutineJudge
 from leakhunter.analyze.heap_findings import HeapJudge
+from leakhunter.analyze.inference import infer_culprits
 from leakhunter.analyze.options import AnalyzeOptions
 from leakhunter.analyze.reduce import Reduced
 from leakhunter.analyze.sampling import grows_in_step
@@ -119,9 +120,13 @@ def rank_key(f: Finding, matcher: AppMatcher) -> tuple[int, int, int, float, flo
 
     A descriptor finding that stands alone (no goroutine or heap finding grew
     with it) says what grows but only guesses where: it comes after the others.
+    An app culprit inferred from other stacks (``culprit_via``) comes after one
+    seen on the finding's own stacks, before library code.
     """
     order = {FindingVerdict.LEAK: 0, FindingVerdict.SUSPECT: 1, FindingVerdict.CHURN: 2}
-    app = 0 if f.culprit is not None and matcher.is_app(f.culprit) else 1
+    app = 2
+    if f.culprit is not None and matcher.is_app(f.culprit):
+        app = 1 if f.culprit_via else 0
     alone = 1 if f.kind is FindingKind.FD else 0
     return order[f.verdict], alone, app, -f.confidence, -abs(f.growth.per_hour)
 
@@ -220,6 +225,7 @@ def judge(
     joined, fds = fd_findings(red, o, heap + gor)
     heap, gor = joined[: len(heap)], joined[len(heap) :]
     leak_sites = {f.culprit.function for f in heap if f.culprit}
+    heap = infer_culprits(red, heap)  # after linking: goroutine evidence names culprits first
     # churn is reported beside a leak too: both cost the service, and a fix of one
     # should not hide the other (the leak's own site is never called churn)
     churn = hj.churn_findings(leak_sites)

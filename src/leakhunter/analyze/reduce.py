@@ -3,9 +3,10 @@
 ``RunFold.add`` decodes one snapshot's profiles, adds its figures to the
 bounded :class:`History` (exact MemStats, per-site heap, per-group goroutine
 counts, goroutineleak counts) and updates what is kept per site and group
-(frames, app functions, dump facts, who calls into which library). Nothing
-grows with the number of snapshots: the history is tiered, the other tables
-are keyed by live sites and groups. ``RunFold.reduced`` gives the judgement a
+(frames, app functions, dump facts, which app code calls into which library
+and which library code runs which app code). Nothing grows with the number of
+snapshots: the history is tiered, the other tables are keyed by live sites and
+groups (the call tables are capped). ``RunFold.reduced`` gives the judgement a
 :class:`Reduced` view of any window of that history.
 
 A snapshot that forced no GC (a watch with ``gc_every`` > 1) has exact MemStats,
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from leakhunter.analyze.frames import AppMatcher, Origin, module_of
+from leakhunter.analyze.frames import AppMatcher, Origin, chain_keys, module_of
 from leakhunter.analyze.history import History, HistoryOptions, Row
 from leakhunter.analyze.series import (
     SeriesTable,
@@ -128,6 +129,9 @@ class Reduced:
     callers: dict[str, dict[Frame, int]] = field(default_factory=dict)
     # module -> {app frame that calls into it (innermost on the stack): stacks seen}
     module_callers: dict[str, dict[Frame, int]] = field(default_factory=dict)
+    # chain of library frames from a goroutine's root (chain_keys) -> {outermost app
+    # frame it runs: stacks seen}
+    callees: dict[str, dict[Frame, int]] = field(default_factory=dict)
     gomemlimit: int | None = None
     errors: tuple[str, ...] = ()
     raw: bool = True  # every point is one snapshot (no downsampled means)
@@ -157,6 +161,7 @@ class RunFold:
         self.group_resolver = StackResolver(group_key, self.note_callers)
         self.callers: dict[str, dict[Frame, int]] = {}
         self.module_callers: dict[str, dict[Frame, int]] = {}
+        self.callees: dict[str, dict[Frame, int]] = {}
         self.best_site_value: dict[str, float] = {}
         self.site_frames: dict[str, tuple[Frame, ...]] = {}
         self.site_app: dict[str, set[str]] = {}
@@ -219,26 +224,51 @@ class RunFold:
             self.process_source = source
 
     def note_callers(self, frames: tuple[Frame, ...]) -> None:
-        """Remember which app function each library function on a stack was called from.
+        """Remember who calls whom between the application and its libraries on a stack.
 
-        Goroutines started inside a library (a gRPC stream watcher, an HTTP
-        connection's read loop) carry no app frame; their creator function does
-        appear on other stacks, under the app call that triggered it.
+        App -> library (``callers``, ``module_callers``): which app function each
+        library function was called from. Goroutines started inside a library (a
+        gRPC stream watcher, an HTTP connection's read loop) carry no app frame;
+        their creator function does appear on other stacks, under the app call
+        that triggered it.
+
+        Library -> app (``callees``): which app function a chain of library frames
+        from the goroutine's root runs (the outermost app frame under it). A
+        server, router or consumer loop allocates a request (or takes a pooled
+        context) and hands it to the app's middleware and handlers on the same
+        goroutine: the allocation stack shows the library chain alone, other
+        stacks show the same chain running the app. Keyed by the whole chain, not
+        one function: a hub such as ``sync.(*Pool).Get`` runs unrelated app code
+        on other paths.
         """
         if self.matcher is None:
             return
+        origin = self.matcher.origin
+        outer = -1  # index of the outermost app frame (frames are leaf first)
         for k, f in enumerate(frames):
-            if self.matcher.origin(f) is Origin.APP:
-                modules = set()
-                for lib in frames[:k]:
-                    if len(self.callers) < _MAX_CALLERS:
-                        row = self.callers.setdefault(lib.function, {})
-                        row[f] = row.get(f, 0) + 1
-                    modules.add(module_of(lib.function))
-                for mod in modules:
-                    mrow = self.module_callers.setdefault(mod, {})
-                    mrow[f] = mrow.get(f, 0) + 1
-                return
+            if origin(f) is Origin.APP:
+                if outer < 0:
+                    self._note_app_calls(frames, k)
+                outer = k
+        if outer < 0 or len(self.callees) >= _MAX_CALLERS:
+            return
+        app = frames[outer]
+        for key in chain_keys(frames[outer + 1 :], self.matcher):
+            row = self.callees.setdefault(key, {})
+            row[app] = row.get(app, 0) + 1
+
+    def _note_app_calls(self, frames: tuple[Frame, ...], k: int) -> None:
+        """Tally app frame ``frames[k]`` (the innermost) as the caller of the frames under it."""
+        f = frames[k]
+        modules = set()
+        for lib in frames[:k]:
+            if len(self.callers) < _MAX_CALLERS:
+                row = self.callers.setdefault(lib.function, {})
+                row[f] = row.get(f, 0) + 1
+            modules.add(module_of(lib.function))
+        for mod in modules:
+            mrow = self.module_callers.setdefault(mod, {})
+            mrow[f] = mrow.get(f, 0) + 1
 
     def _profile(self, snap: SnapshotView, kind: str) -> ProfileView | None:
         if not snap.has(kind):
@@ -441,6 +471,7 @@ class RunFold:
             matcher=self.matcher or AppMatcher(prefix=self.app_prefix),
             callers=self.callers,
             module_callers=self.module_callers,
+            callees=self.callees,
             gomemlimit=self.gomemlimit,
             errors=tuple(self.errors),
             raw=v.raw,

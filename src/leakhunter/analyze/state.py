@@ -100,6 +100,7 @@ def _fold_out(fold: RunFold, ft: _Frames) -> Json:
         "group_resolver": _resolver_out(fold.group_resolver, ft),
         "callers": _callers_out(fold.callers, ft),
         "module_callers": _callers_out(fold.module_callers, ft),
+        "callees": _callers_out(fold.callees, ft),
         "best_site_value": fold.best_site_value,
         "site_frames": {k: ft.refs(v) for k, v in fold.site_frames.items()},
         "site_app": {k: sorted(v) for k, v in fold.site_app.items()},
@@ -130,6 +131,7 @@ def _fold_in(doc: Json, history: History, ft: _Frames) -> RunFold:
     _resolver_in(fold.group_resolver, doc["group_resolver"], ft)
     fold.callers = _callers_in(doc["callers"], ft)
     fold.module_callers = _callers_in(doc["module_callers"], ft)
+    fold.callees = _callers_in(doc.get("callees", {}), ft)  # absent before they were kept
     fold.best_site_value = {k: float(v) for k, v in doc["best_site_value"].items()}
     fold.site_frames = {k: ft.get(v) for k, v in doc["site_frames"].items()}
     fold.site_app = {k: set(v) for k, v in doc["site_app"].items()}

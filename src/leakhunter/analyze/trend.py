@@ -9,6 +9,7 @@ which catches curves that flatten (caches) or come back down (sawtooth, bursts).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -62,13 +63,25 @@ class Trend:
         return self.late_slope / self.slope if self.slope > 0 else 0.0
 
 
+@functools.lru_cache(maxsize=512)
+def _pairs(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Index pairs (i < j) of n points, built once per length.
+
+    A serve judges the same lengths over and over; building them was a
+    quarter of a long history's judgement.
+    """
+    i, j = np.triu_indices(n, 1)
+    i.flags.writeable = j.flags.writeable = False
+    return i, j
+
+
 def mann_kendall(y: F64) -> float:
     """Return the one-sided p-value of an increasing trend (with tie correction)."""
     n = len(y)
     if n < 3:
         return 1.0
-    diff = y[None, :] - y[:, None]
-    s = float(np.sign(diff[np.triu_indices(n, 1)]).sum())
+    i, j = _pairs(n)
+    s = float(np.sign(y[j] - y[i]).sum())
     _, counts = np.unique(y, return_counts=True)
     ties = counts[counts > 1].astype(np.float64)
     var = (n * (n - 1) * (2 * n + 5) - float((ties * (ties - 1) * (2 * ties + 5)).sum())) / 18.0
@@ -83,7 +96,7 @@ def theil_sen(t: F64, y: F64) -> tuple[float, float]:
     n = len(t)
     if n < 2:
         return 0.0, float(y[0]) if n else 0.0
-    i, j = np.triu_indices(n, 1)
+    i, j = _pairs(n)
     dt = t[j] - t[i]
     ok = dt > 0
     if not ok.any():
@@ -93,8 +106,13 @@ def theil_sen(t: F64, y: F64) -> tuple[float, float]:
     return slope, intercept
 
 
-def _thin(t: F64, y: F64, limit: int = 400) -> tuple[F64, F64]:
-    """Keep at most ``limit`` evenly spaced points: the tests are O(n^2)."""
+def _thin(t: F64, y: F64, limit: int = 200) -> tuple[F64, F64]:
+    """Keep at most ``limit`` evenly spaced points: the tests are O(n^2).
+
+    200 points give a day's window a 7-minute resolution, far finer than any
+    trend judged over it, and a quarter of the pairs 400 points cost (a serve
+    judges thousands of such series a minute).
+    """
     if len(t) <= limit:
         return t, y
     idx = np.linspace(0, len(t) - 1, limit).round().astype(np.int64)
@@ -106,7 +124,9 @@ def assess(t: npt.ArrayLike, y: npt.ArrayLike, options: TrendOptions | None = No
     opts = options or TrendOptions()
     ta, ya = _thin(np.asarray(t, dtype=np.float64), np.asarray(y, dtype=np.float64))
     n = len(ta)
-    if n < 2:
+    if n < 2 or not np.any(ya != ya[0]):
+        # too short, or flat (most goroutine groups, most of the time): exactly what
+        # the tests below give a constant series, without their O(n^2) work
         v = float(ya[0]) if n else 0.0
         return Trend(n, 0.0, 0.0, 1.0, 1.0, v, v, 0.0, 0.0, False)
     slope, icept = theil_sen(ta, ya)

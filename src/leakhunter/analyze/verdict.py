@@ -120,6 +120,9 @@ class Finding:
     goroutines: GoroutineFacts | None = None
     app_frames: tuple[str, ...] = ()
     linked: tuple[str, ...] = ()  # kinds of evidence merged into this finding
+    # how a culprit not on the finding's stacks was inferred (analyze/inference.py):
+    # "runs" (the allocating library runs it), "enters" (it calls that library); "" seen
+    culprit_via: str = ""
     exhaustion_seconds: float | None = None  # fds: time until the descriptor limit
     window: str = ""  # the window that shows the growth ("all", "15m", "1h", ...)
     window_seconds: float | None = None

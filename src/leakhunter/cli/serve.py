@@ -14,6 +14,7 @@ import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
+from urllib.parse import urlsplit
 
 from leakhunter.cli.parse import count, duration, size
 from leakhunter.errors import UsageError
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
     from leakhunter.serve.discovery import Discovery
     from leakhunter.serve.notify import Notifier
+    from leakhunter.serve.pyroscope import PyroscopeExporter
 
 __all__ = ["ServeCommand", "parse_shard", "read_token"]
 
@@ -148,6 +150,23 @@ class ServeCommand:
         tell.add_argument(
             "--ui-url", metavar="URL", help="serve's address as receivers reach it (report links)"
         )
+        pyro = parser.add_argument_group("profiles to Grafana Pyroscope (optional)")
+        pyro.add_argument(
+            "--pyroscope-url",
+            metavar="URL",
+            help="push every scrape's heap and goroutine profiles to Pyroscope's push API "
+            "(http://pyroscope:4040; @FILE: URL from a file)",
+        )
+        pyro.add_argument(
+            "--pyroscope-basic-auth",
+            metavar="@FILE",
+            help="USER:PASSWORD for Pyroscope, best from a file (@FILE); never printed",
+        )
+        pyro.add_argument(
+            "--pyroscope-tenant",
+            metavar="ID",
+            help="tenant sent as X-Scope-OrgID (multi-tenant Pyroscope; @FILE as above)",
+        )
         run = parser.add_argument_group("watching")
         run.add_argument(
             "--data",
@@ -183,6 +202,14 @@ class ServeCommand:
             metavar="K",
             help="force a GC (heap?gc=1) on a target's first scrape and every K-th only "
             "(default 1: every scrape)",
+        )
+        run.add_argument(
+            "--judge-every",
+            type=duration,
+            default=d.judge_every,
+            metavar="DUR",
+            help="once a target's history outgrows full resolution, judge it at most this "
+            "often (default 5m; young runs, restarts and up/down changes at once)",
         )
         run.add_argument(
             "--workers",
@@ -271,11 +298,19 @@ class ServeCommand:
             segment_seconds=args.segment,
             housekeeping_every=args.housekeeping,
             gc_every=args.gc_every,
+            judge_every=args.judge_every,
         )
         discoveries = _discoveries(args)
         api = ApiOptions(token=token, protect_metrics=args.protect_metrics)
         return run_serve(
-            options, discoveries, listen, api, shard=args.shard, say=_say, notify=_notifier(args)
+            options,
+            discoveries,
+            listen,
+            api,
+            shard=args.shard,
+            say=_say,
+            notify=_notifier(args),
+            export=_exporter(args),
         )
 
 
@@ -307,6 +342,38 @@ def _notifier(args: argparse.Namespace) -> Callable[[Callable[[str], None]], Not
         if not h.url.startswith(("http://", "https://")):
             raise UsageError(f"a webhook must be an http(s) URL (host {h.host})")
     return lambda say: Notifier(hooks, statuses=states, ui=args.ui_url, say=say)
+
+
+def _exporter(
+    args: argparse.Namespace,
+) -> Callable[[Callable[[str], None]], PyroscopeExporter] | None:
+    """Return the Pyroscope exporter's factory (None without --pyroscope-url)."""
+    from leakhunter.serve.pyroscope import PyroscopeExporter, PyroscopeOptions
+    from leakhunter.urls import split_credentials
+
+    if not args.pyroscope_url:
+        if args.pyroscope_basic_auth or args.pyroscope_tenant:
+            raise UsageError("--pyroscope-basic-auth and --pyroscope-tenant need --pyroscope-url")
+        return None
+    url, auth = split_credentials(_secret(args.pyroscope_url, "--pyroscope-url"))
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise UsageError(
+            "--pyroscope-url wants Pyroscope's base URL, http(s)://HOST[:PORT][/PATH] "
+            f"(host {parts.hostname or 'missing'})"
+        )
+    if args.pyroscope_basic_auth:
+        user, sep, password = _secret(
+            args.pyroscope_basic_auth, "--pyroscope-basic-auth"
+        ).partition(":")
+        if not sep or not user:
+            raise UsageError("--pyroscope-basic-auth wants USER:PASSWORD (or @FILE holding it)")
+        auth = (user, password)
+    tenant = _secret(args.pyroscope_tenant, "--pyroscope-tenant") if args.pyroscope_tenant else None
+    if tenant is not None and not all(" " < c < "\x7f" for c in tenant):
+        raise UsageError("--pyroscope-tenant: a tenant id is printable ASCII without spaces")
+    options = PyroscopeOptions(url, basic_auth=auth, tenant=tenant)
+    return lambda say: PyroscopeExporter(options, say=say)
 
 
 def _say(line: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from leakhunter.report.data import ReportData
 from leakhunter.report.html_data import html_data
 
-__all__ = ["HtmlRenderer", "embed_json", "render_html"]
+__all__ = ["HtmlRenderer", "embed_json", "render_html", "report_context"]
 
 _ASSETS = "assets"
 
@@ -51,18 +51,27 @@ def _template() -> Any:
     return env.from_string(_asset("report.html.j2"))
 
 
-def render_html(report: ReportData) -> str:
-    """Return the HTML page of a report."""
+def report_context(report: ReportData) -> dict[str, Any]:
+    """Return the variables ``report.html.j2`` renders a report from.
+
+    serve's target page extends the same template (its blocks add a top bar
+    and the target's history), so both pages show one report, built once here.
+    """
     from markupsafe import Markup
 
     data = html_data(report)
-    text: str = _template().render(
-        d=data,
-        v=data["verdict"],
-        css=Markup(_asset("report.css")),
-        js=Markup(_asset("report.js")),
-        data_json=Markup(embed_json(data)),
-    )
+    return {
+        "d": data,
+        "v": data["verdict"],
+        "css": Markup(_asset("report.css")),
+        "js": Markup(_asset("report.js")),
+        "data_json": Markup(embed_json(data)),
+    }
+
+
+def render_html(report: ReportData) -> str:
+    """Return the HTML page of a report."""
+    text: str = _template().render(**report_context(report))
     return text
 
 

@@ -21,6 +21,7 @@ from leakhunter.analyze.facts import (
     leaf_frame,
     wait_key,
 )
+from leakhunter.analyze.frames import AppMatcher, first_interesting
 from leakhunter.analyze.series import site_key
 from leakhunter.analyze.verdict import Finding
 from leakhunter.model.goroutine import Frame, classify_state
@@ -116,6 +117,21 @@ def _runtime(views: Sequence[Sequence[Frame]], s: SessionFacts) -> str:
     return "go"
 
 
+def _culprit_origin(f: Finding, m: AppMatcher) -> str | None:
+    """Whose code the culprit is; for an inferred one, whose code allocated the memory.
+
+    A culprit inferred from other stacks (``culprit_via``) is application code
+    that keeps what a library allocated: conditions such as "allocated by the
+    application" must not hold for it.
+    """
+    if f.culprit is None:
+        return None
+    if f.culprit_via:
+        own = first_interesting(f.stack, m)
+        return None if own is None else m.origin(own).value
+    return m.origin(f.culprit).value
+
+
 def _object_size(site: SiteFacts | None) -> str | None:
     """Whether the average live object at the site grows (buffers that keep doubling).
 
@@ -162,7 +178,7 @@ def finding_facts(f: Finding, s: SessionFacts) -> FindingFacts:
         leaf_origins=tuple(None if x is None else m.origin(x).value for x in leaves),
         culprit=f.culprit,
         created_by=created,
-        culprit_origin=None if f.culprit is None else m.origin(f.culprit).value,
+        culprit_origin=_culprit_origin(f, m),
         wait=classify_state(state).value if g is not None else None,
         state=state,
         shape=growth_shape(f.series[0] if f.series else None),

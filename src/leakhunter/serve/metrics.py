@@ -30,6 +30,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from leakhunter.guard.metrics import guard_families
+from leakhunter.serve.pyroscope import ExportCounts
 from leakhunter.serve.worker import TargetStatus
 
 __all__ = ["ServeCollector", "label_name"]
@@ -61,10 +62,12 @@ class ServeCollector(Collector):
         statuses: Callable[[], Sequence[TargetStatus]],
         top_findings: int,
         lags: Callable[[], Mapping[float, float]] = dict,
+        exports: Callable[[], ExportCounts] | None = None,
     ) -> None:
         self.statuses = statuses
         self.top = top_findings
         self.lags = lags
+        self.exports = exports
 
     def collect(self) -> Iterator[Metric]:
         """Yield every family (called by prometheus-client on each /metrics request)."""
@@ -153,3 +156,22 @@ class ServeCollector(Collector):
         for q, v in sorted(self.lags().items()):
             lag.add_metric([f"{q:g}"], v)
         yield lag
+        if self.exports is not None:
+            yield from _export_families(self.exports())
+
+
+def _export_families(c: ExportCounts) -> Iterator[Metric]:
+    """Yield the Pyroscope exporter's counters (only when export is configured)."""
+    for name, doc, value in (
+        ("sent", "Profiles pushed to Pyroscope", c.sent),
+        ("failed", "Profiles Pyroscope refused or never answered for, after retries", c.failed),
+        ("dropped", "Profiles dropped before pushing: the export queue was full", c.dropped),
+    ):
+        fam = CounterMetricFamily(f"leakhunter_serve_export_{name}", doc, labels=["exporter"])
+        fam.add_metric(["pyroscope"], float(value))
+        yield fam
+    queued = GaugeMetricFamily(
+        "leakhunter_serve_export_queued", "Profiles waiting to be pushed", labels=["exporter"]
+    )
+    queued.add_metric(["pyroscope"], float(c.queued))
+    yield queued

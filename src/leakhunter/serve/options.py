@@ -16,8 +16,12 @@ DAY = 24 * HOUR
 
 def _serve_analysis() -> AnalyzeOptions:
     # A serve target keeps weeks of history: 256 raw snapshots (4 h at 60 s) are
-    # enough at full resolution; per-minute and per-hour means carry the rest.
-    return AnalyzeOptions(history=HistoryOptions(raw_points=256))
+    # enough at full resolution; 5-minute means (a week) and hourly means (30
+    # days) carry the rest. Per-minute means would only copy 60 s raw points.
+    # float32 values: a thousand targets' histories in half the memory.
+    return AnalyzeOptions(
+        history=HistoryOptions(raw_points=256, minute_points=2016, minute_width=300.0, single=True)
+    )
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,10 @@ class ServeOptions:
     ``disk_budget`` bounds everything under ``data`` (oldest segments go first,
     evidence last); retention runs every ``housekeeping_every`` seconds.
     ``gc_every``: force a GC on a target's first scrape and every k-th only (see
-    WatchOptions.gc_every).
+    WatchOptions.gc_every). ``judge_every``: once a run's history is longer than
+    its full-resolution tier, judge it at most this often (seconds): judging
+    hours of history costs ~5x a young run's, and the verdict over hours moves
+    slowly; a young run, a restart and a change of up/down are judged at once.
     """
 
     data: Path = Path("leakhunter-data")
@@ -51,4 +58,5 @@ class ServeOptions:
     save_every: float = 300.0
     housekeeping_every: float = 60.0
     gc_every: int = 1
+    judge_every: float = 300.0
     analyze: AnalyzeOptions = field(default_factory=_serve_analysis)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from leakhunter.serve.options import ServeOptions
 from leakhunter.serve.store import Store
 from leakhunter.serve.targets import TargetSpec
-from leakhunter.serve.worker import Event, TargetStatus, TargetWorker
+from leakhunter.serve.worker import Event, ProfileSink, TargetStatus, TargetWorker
 
 __all__ = ["Scheduler", "in_shard"]
 
@@ -59,12 +59,14 @@ class Scheduler:
         stop: threading.Event,
         on_event: Callable[[Event], None] = lambda e: None,
         clock: Callable[[], float] = time.time,
+        export: ProfileSink | None = None,
     ) -> None:
         self.store = store
         self.options = options
         self.stop = stop
         self.on_event = on_event
         self.clock = clock
+        self.export = export  # each scrape's profiles go there too (Pyroscope)
         self.workers: dict[str, TargetWorker] = {}
         self._due: list[tuple[float, int, str]] = []  # (due time, tiebreak, target id)
         self._count = 0
@@ -104,7 +106,9 @@ class Scheduler:
         self.loaded.set()
 
     def _add(self, spec: TargetSpec) -> None:
-        worker = TargetWorker(spec, self.store, self.options, self.stop, self.on_event)
+        worker = TargetWorker(
+            spec, self.store, self.options, self.stop, self.on_event, export=self.export
+        )
         now = self.clock()
         due = now + _phase(spec.id) * worker.interval
         last = worker.status.last_scrape

@@ -29,6 +29,7 @@ from leakhunter.serve.api import ApiOptions, make_app
 from leakhunter.serve.discovery import Discovery
 from leakhunter.serve.notify import Notifier
 from leakhunter.serve.options import ServeOptions
+from leakhunter.serve.pyroscope import PyroscopeExporter
 from leakhunter.serve.retention import enforce
 from leakhunter.serve.scheduler import Scheduler, in_shard
 from leakhunter.serve.store import Store, StoreError
@@ -182,19 +183,23 @@ def run_serve(
     say: Callable[[str], None] = print,
     ready: Callable[[Listen], None] | None = None,
     notify: Callable[[Callable[[str], None]], Notifier] | None = None,
+    export: Callable[[Callable[[str], None]], PyroscopeExporter] | None = None,
 ) -> int:
     """Run serve until SIGINT/SIGTERM; return 0 (errors at start raise ServeError)."""
     lock = _lock(options.data)
     stop = threading.Event()
     store = Store(options.data / "serve.db")
     notifier = notify(say) if notify is not None else None
+    exporter = export(say) if export is not None else None
 
     def on_event(e: Event) -> None:
         say(e.line())
         if notifier is not None:
             notifier.notify(e)
 
-    scheduler = Scheduler(store, options, stop, on_event=on_event)
+    scheduler = Scheduler(
+        store, options, stop, on_event=on_event, export=exporter.offer if exporter else None
+    )
     if notifier is not None:
         notifier.labels = lambda tid: (
             dict(w.spec.labels) if (w := scheduler.worker(tid)) is not None else {}
@@ -214,7 +219,13 @@ def run_serve(
         for t in threads:
             t.daemon = True
             t.start()
-        app = make_app(scheduler, store, options.top_findings, api)
+        app = make_app(
+            scheduler,
+            store,
+            options.top_findings,
+            api,
+            exports=exporter.counts if exporter is not None else None,
+        )
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         server = uvicorn.Server(config)
         n = len(scheduler.statuses())
@@ -231,6 +242,8 @@ def run_serve(
         scheduler.close()
         if notifier is not None:
             notifier.close()
+        if exporter is not None:
+            exporter.close()
         store.close()
         lock.close()
     say("leakhunter serve: stopped; every target's state is saved")

@@ -19,10 +19,11 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from leakhunter.errors import LeakhunterError
 
@@ -44,6 +45,7 @@ CREATE TABLE IF NOT EXISTS points (
     heap REAL, goroutines REAL, fds REAL, rss REAL, up INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS points_by_target ON points (target, time);
+CREATE INDEX IF NOT EXISTS points_by_time ON points (time);
 CREATE TABLE IF NOT EXISTS findings (
     target TEXT NOT NULL, id TEXT NOT NULL, doc TEXT NOT NULL,
     first_seen REAL NOT NULL, last_seen REAL NOT NULL, PRIMARY KEY (target, id)
@@ -57,6 +59,7 @@ CREATE TABLE IF NOT EXISTS files (
     time REAL NOT NULL, bytes INTEGER NOT NULL, closed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS files_by_time ON files (kind, time);
+CREATE INDEX IF NOT EXISTS files_by_target ON files (target, kind, time);
 """
 
 
@@ -176,34 +179,25 @@ class Store:
             db.executemany("UPDATE targets SET active=0 WHERE id=?", [(g,) for g in gone])
         return gone
 
+    _TARGET_COLUMNS = (
+        "SELECT id, url, labels, source, active, status, verdict, last_scrape, snapshots, "
+        "errors, epoch, last_memstats, run_started FROM targets"
+    )
+
     def targets(self, active_only: bool = True) -> list[TargetRow]:
         """Return the targets (active ones only, by default), in id order."""
-        sql = (
-            "SELECT id, url, labels, source, active, status, verdict, last_scrape, snapshots, "
-            "errors, epoch, last_memstats, run_started FROM targets"
-        )
+        sql = self._TARGET_COLUMNS
         if active_only:
             sql += " WHERE active=1"
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY id").fetchall()
-        return [
-            TargetRow(
-                r[0],
-                r[1],
-                json.loads(r[2]),
-                r[3],
-                bool(r[4]),
-                r[5],
-                r[6],
-                r[7],
-                r[8],
-                r[9],
-                r[10],
-                json.loads(r[11]) if r[11] else None,
-                r[12],
-            )  # fmt: skip
-            for r in rows
-        ]
+        return [_target_row(r) for r in rows]
+
+    def target(self, tid: str) -> TargetRow | None:
+        """Return one target's row (None: never seen), without reading the others."""
+        with self._lock:
+            r = self._db.execute(self._TARGET_COLUMNS + " WHERE id=?", (tid,)).fetchone()
+        return None if r is None else _target_row(r)
 
     def record_scrape(
         self,
@@ -261,6 +255,33 @@ class Store:
                 (tid, since, limit),
             ).fetchall()
         return [Point(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6])) for r in reversed(rows)]
+
+    def recent_points(
+        self, since: float, targets: Sequence[str] | None = None
+    ) -> dict[str, list[Point]]:
+        """Return the points since a time of some targets (all: None), oldest first.
+
+        The fleet page draws a sparkline per target on every update: a few
+        indexed range scans (by target, then time) beat a query per target on a
+        fleet of thousands, and a scan of every stored point by far.
+        """
+        out: dict[str, list[Point]] = {}
+        if targets is None:
+            with self._lock:
+                targets = [r[0] for r in self._db.execute("SELECT id FROM targets")]
+        for i in range(0, len(targets), 500):  # well below SQLite's bound on variables
+            chunk = list(targets[i : i + 500])
+            marks = ",".join("?" * len(chunk))
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT target, time, epoch, heap, goroutines, fds, rss, up FROM points "
+                    f"WHERE target IN ({marks}) AND time>=? ORDER BY target, time",
+                    (*chunk, since),
+                ).fetchall()
+            for r in rows:
+                point = Point(r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]))
+                out.setdefault(r[0], []).append(point)
+        return out
 
     def origin(self, tid: str) -> float | None:
         """Return the time a target's clock counts from (None: never scraped)."""
@@ -338,12 +359,13 @@ class Store:
         with self._tx() as db:
             db.execute("DELETE FROM files WHERE path=?", (path,))
 
-    def files(self, kind: str | None = None) -> list[FileRow]:
-        """Return the indexed folders, oldest first."""
+    def files(self, kind: str | None = None, target: str | None = None) -> list[FileRow]:
+        """Return the indexed folders (of one kind, of one target), oldest first."""
         sql = "SELECT path, target, kind, time, bytes, closed FROM files"
-        args: tuple[object, ...] = ()
-        if kind is not None:
-            sql, args = sql + " WHERE kind=?", (kind,)
+        where = [(c, v) for c, v in (("kind", kind), ("target", target)) if v is not None]
+        args: tuple[object, ...] = tuple(v for _, v in where)
+        if where:
+            sql += " WHERE " + " AND ".join(f"{c}=?" for c, _ in where)
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY time", args).fetchall()
         return [FileRow(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
@@ -358,3 +380,11 @@ class Store:
         """Delete points older than a time; return how many."""
         with self._tx() as db:
             return db.execute("DELETE FROM points WHERE time<?", (before,)).rowcount
+
+
+def _target_row(r: Any) -> TargetRow:
+    """A targets row as selected by ``Store._TARGET_COLUMNS``."""
+    return TargetRow(
+        r[0], r[1], json.loads(r[2]), r[3], bool(r[4]), r[5], r[6], r[7], r[8], r[9], r[10],
+        json.loads(r[11]) if r[11] else None, r[12],
+    )  # fmt: skip

@@ -53,10 +53,15 @@ from leakhunter.serve.store import Point, Store
 from leakhunter.serve.targets import TargetSpec
 from leakhunter.units import format_duration, format_value
 
-__all__ = ["Event", "TargetStatus", "TargetWorker"]
+__all__ = ["Event", "ProfileSink", "TargetStatus", "TargetWorker"]
+
+#: takes each scrape's profiles as fetched (target URL, its labels, kind -> bytes);
+#: must not block (the Pyroscope exporter only queues them)
+ProfileSink = Callable[[str, Mapping[str, str], Mapping[str, bytes]], None]
 
 #: status order: a finding "rises" when its level goes up (evidence is captured then)
 _LEVEL = {"suspect": 1, "leak": 2}
+_STATUSES = frozenset({"pending", "ok", "suspect", "leak", "inconclusive", "down"})
 #: what an evidence capture keeps of the snapshot it was taken at
 _EVIDENCE_FILES = {
     "heap": "heap.pb.gz",
@@ -150,12 +155,14 @@ class TargetWorker:
         options: ServeOptions,
         stop: threading.Event,
         on_event: Callable[[Event], None] = lambda e: None,
+        export: ProfileSink | None = None,
     ) -> None:
         self.spec = spec
         self.store = store
         self.options = options
         self.stop = stop
         self.on_event = on_event
+        self.export = export
         self.root = options.data / "targets" / spec.id
         self.lock = threading.Lock()
         self.base = target_base(spec.url)
@@ -176,9 +183,21 @@ class TargetWorker:
         self.run_started: float | None = None
         self.run_epoch = -1
         self.judged: Judged | None = None  # the latest judgement (the target page renders it)
+        self.judged_at: float | None = None
+        self.judged_epoch = -1
         self.status = TargetStatus(spec.id, self.base, MappingProxyType(dict(spec.labels)))
         self.origin = store.origin(spec.id)
-        self._restore()
+        self.restored = False  # the analyser's state is read back on the first scrape
+        row = store.target(spec.id)
+        if row is not None:  # until then the fleet sees what was stored last
+            self.status = replace(
+                self.status,
+                status=row.status if row.status in _STATUSES else "pending",
+                verdict=row.verdict or "pending",
+                snapshots=row.snapshots,
+                errors=row.errors,
+                last_scrape=row.last_scrape,
+            )
         #: the status the fleet sees: published once the scrape it reflects is stored
         self.public = self.status
 
@@ -195,7 +214,15 @@ class TargetWorker:
 
     # -- restore -----------------------------------------------------------
     def _restore(self) -> None:
-        row = next((r for r in self.store.targets(False) if r.id == self.spec.id), None)
+        """Read the analyser's state back and replay the snapshots taken after it was saved.
+
+        Done by the first scrape, on a scraper thread, not when the worker is
+        made: a restart of serve with a thousand targets and a day of history
+        each would otherwise replay them all before it answers ``/-/healthy``
+        (a liveness probe would kill it first).
+        """
+        self.restored = True
+        row = self.store.target(self.spec.id)
         if row is None:
             return
         self.shot.state.epoch = row.epoch
@@ -212,20 +239,16 @@ class TargetWorker:
                 mark_seq = int(seq)
             except (FormatError, ValueError):
                 self.analyzer = Analyzer(self.base, self.options.analyze)
-        segments = [f for f in self.store.files("segment") if f.target == self.spec.id]
+        segments = self.store.files("segment", self.spec.id)
         for f in segments:  # left open by a serve that was killed: closed now
             if not f.closed and f.path != str(self.segment):
                 self.store.set_file(f.path, _du(Path(f.path)), closed=True)
         start = next((i for i, f in enumerate(segments) if f.path == mark_seg), 0)
         for f in segments[start:]:
-            self._replay(Path(f.path), mark_seq if f.path == mark_seg else -1)
-        self.status = replace(
-            self.status,
-            snapshots=row.snapshots,
-            errors=row.errors,
-            last_scrape=row.last_scrape,
-        )
-        self._judge(time.time(), announce=False)
+            if f.path != str(self.segment):
+                self._replay(Path(f.path), mark_seq if f.path == mark_seg else -1)
+        # not judged here: the scrape that called this judges next, from the stored
+        # status (the last one announced), so a restart of serve announces nothing new
 
     def _replay(self, folder: Path, after: int) -> None:
         try:
@@ -240,6 +263,8 @@ class TargetWorker:
     def scrape(self) -> None:
         """Take one snapshot, fold it in, judge, publish; never raises for target trouble."""
         with self.lock:
+            if not self.restored:
+                self._restore()
             started = time.time()
             writer = self._writer(started)
             self.shot.writer = writer
@@ -278,7 +303,8 @@ class TargetWorker:
                 max_fds=_max_fds(rec) if point.up else previous.max_fds,
                 guards=rec.guards if point.up else previous.guards,
             )
-            self._judge(started, announce=True, snap=snap, errors=dict(rec.errors))
+            if self._judge_due(started, previous, rec.epoch):
+                self._judge(started, announce=True, snap=snap, errors=dict(rec.errors))
             st = self.status
             self.store.record_scrape(
                 self.spec.id,
@@ -290,6 +316,8 @@ class TargetWorker:
                 findings={str(f["id"]): f for f in st.findings},
             )
             self.public = st  # shown only once stored: what was shown survives a kill -9
+            if self.export is not None and blobs:
+                self.export(self.base, self.spec.labels, blobs)
             if started - self.last_saved >= self.options.save_every:
                 self.save()
 
@@ -320,6 +348,21 @@ class TargetWorker:
         self.writer = None
 
     # -- judging -------------------------------------------------------------
+    def _judge_due(self, now: float, previous: TargetStatus, epoch: int) -> bool:
+        """Return True when this scrape must be judged (see ServeOptions.judge_every)."""
+        run = self.analyzer.current
+        young = run is None or run.fold.count <= self.options.analyze.history.raw_points
+        due = (
+            young
+            or self.judged_at is None
+            or now - self.judged_at >= self.options.judge_every
+            or previous.up is not self.status.up
+            or epoch != self.judged_epoch
+        )
+        if due:
+            self.judged_at, self.judged_epoch = now, epoch
+        return due
+
     def _judge(
         self,
         now: float,
@@ -445,8 +488,8 @@ class TargetWorker:
     def save(self) -> None:
         """Keep the analyser's state in the database (with the last snapshot it holds)."""
         self.last_saved = time.time()
-        if self.segment is None or self.analyzer.current is None:
-            return
+        if not self.restored or self.segment is None or self.analyzer.current is None:
+            return  # never restored: the state saved before is still the one to keep
         mark = f"{self.segment}:{self.seq - 1}"
         self.store.save_state(self.spec.id, self.analyzer.save(), mark)
 

@@ -9,7 +9,8 @@
 // -mode steady does the same work with a bounded registry and a fixed pool.
 // Both churn -churn MiB (2) of garbage per tick. By default each heap profile follows a
 // runtime.GC(), as in runtime/pprof's own example; with -gc=false the
-// profiles reflect whatever collection the runtime last ran on its own. -debug 2
+// profiles reflect the collections the runtime ran on its own: at least two
+// between profiles, waited for by churning more. -debug 2
 // writes the goroutine dumps as text (WriteTo(f, 2)) instead of protobufs.
 package main
 
@@ -73,6 +74,22 @@ func churn(mib int) {
 	}
 }
 
+// awaitCollections churns until the runtime has finished n collections of its
+// own since the last call, as between two profiles of a service profiled every
+// minute. A heap profile reflects the last completed cycle, so waiting on the
+// cycle count (not on a sleep) keeps each profile fresh on a loaded machine.
+func awaitCollections(n uint32) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	for i := 0; i < 100000 && ms.NumGC < lastGC+n; i++ {
+		churn(1)
+		runtime.ReadMemStats(&ms)
+	}
+	lastGC = ms.NumGC
+}
+
+var lastGC uint32
+
 func write(dir, name string, fn func(w io.Writer) error) {
 	tmp := filepath.Join(dir, "."+name)
 	f, err := os.Create(tmp)
@@ -118,6 +135,8 @@ func main() {
 		churn(*garbage)
 		if *gc {
 			runtime.GC() // get up-to-date statistics
+		} else {
+			awaitCollections(2)
 		}
 		write(*out, fmt.Sprintf("heap-%04d.pb.gz", tick), pprof.WriteHeapProfile)
 		name, ext := "goroutine", "pb.gz"

@@ -42,7 +42,7 @@ func serveStorefront(ctx context.Context, ln net.Listener) error {
 			Transport: &http.Transport{MaxConnsPerHost: tiles, MaxIdleConnsPerHost: tiles},
 		},
 		token:  strings.Repeat("t", 1200),
-		cookie: "session=" + strings.Repeat("c", env.Bytes(3<<10)),
+		cookie: "session=" + strings.Repeat("c", env.Bytes(8<<10)),
 	}
 	// Shoppers browse steadily; every 1.5 s a category page renders and
 	// fetches its 64 product tiles at once (the first one right away).
