@@ -5,7 +5,8 @@
   PR_SET_PDEATHSIG on Linux, and stops the whole group (the program and any
   upstream it spawned) on exit, as the zoo harness does: no orphans.
 - `record(pattern, out)` runs one pattern and records a session of it with the
-  real collector (16 snapshots at 0.5 s, after a warm-up scrape).
+  real collector (16 snapshots at 0.5 s, or the pattern's ``INTERVALS``, after a
+  warm-up scrape).
 - `PATTERNS` maps each pattern to its rate, its culprit and the rule the
   finding blaming that culprit must get; `finding_of` picks that finding.
 
@@ -59,6 +60,14 @@ PATTERNS: dict[str, tuple[int, str, str]] = {
 }
 
 
+#: snapshot interval of a pattern whose heap grows slowly (default 0.5 s). httpx clients
+#: cost CPU, so that pattern runs at 20 calls/s and its traced heap grows ~130 KiB/s: with
+#: the agent answering a scrape in a few ms, 16 snapshots at 0.5 s spanned 8 s, ~1 MiB,
+#: right at the heap floor (``min_heap_growth_bytes``), and one CI run saw no heap finding.
+#: At 1 s the session spans 16 s or more: twice the floor.
+INTERVALS: dict[str, float] = {"httpx-client-per-call": 1.0}
+
+
 def finding_of(v: Verdict, culprit: str) -> Finding | None:
     """Return the first finding of a verdict that blames ``culprit``."""
     return next((f for f in v.findings if f.culprit and f.culprit.function == culprit), None)
@@ -88,7 +97,9 @@ def running(pattern: str, rate: float | None = None, duration: float = 30.0) -> 
             yield run.url
 
 
-def record(pattern: str, out: Path, snapshots: int = 16, interval: float = 0.5) -> WatchResult:
+def record(
+    pattern: str, out: Path, snapshots: int = 16, interval: float | None = None
+) -> WatchResult:
     """Record a session of one pattern into out (a new folder), after its warm-up.
 
     Why it looks like this (the httpx-client-per-call flake, reproduced: 8 of 9
@@ -102,6 +113,8 @@ def record(pattern: str, out: Path, snapshots: int = 16, interval: float = 0.5) 
     - 16 snapshots, so the late half the trend test checks has 8 points: with 6,
       one low last point (a Python heap's GC noise) failed it.
     """
+    if interval is None:
+        interval = INTERVALS.get(pattern, 0.5)
     options = WatchOptions(interval=interval, snapshots=snapshots, dump_growth=1_000_000_000)
     with running(pattern, duration=_LOAD_CAP) as url:
         with Fetcher(FetchOptions(timeout=60.0, retries=2)) as fetcher:

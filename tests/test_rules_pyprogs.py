@@ -1,10 +1,11 @@
 """Each leak pattern of tests/pyprogs_rules, run as a real Python service, gets its rule.
 
 Records a short session of every pattern with the real collector (16 snapshots
-at 0.5 s) from a CPython child process serving leakhunter.agent, analyses it,
-and checks the rule of the finding that blames the pattern's culprit (an
-application function). The committed fixtures under tests/data/rules/pyprog-*.json
-come from the same runs (``python tests/rules_fixtures.py capture --pyprogs``).
+at 0.5 s, 1 s for the slowest grower) from a CPython child process serving
+leakhunter.agent, analyses it, and checks the rule of the finding that blames the
+pattern's culprit (an application function). The committed fixtures under
+tests/data/rules/pyprog-*.json come from the same runs
+(``python tests/rules_fixtures.py capture --pyprogs``).
 """
 
 from __future__ import annotations
