@@ -9,8 +9,9 @@ Records (or reuses) one session per scenario, 15 snapshots at 1 s, then scores
   leakprof   - LeakProf's rule: >= T goroutines parked on a channel op at one place;
   gleak      - Go's goroutineleak profile at the last snapshot (any leaked => leak).
 A leak scores recall if called "leak", culprit if its culprit function is one the
-manifest lists; a control or churn called "leak" is a false alarm. Churn must
-also get a churn finding.
+manifest lists (leakhunter's first leak finding must also carry the manifest's rule:
+its own line); a control or churn called "leak" is a false alarm. Churn must also get
+a churn finding.
 
 The compare column scores `leakhunter compare` on pairs of real sessions (a
 second, independent run NAME@2 is recorded for every scenario that needs one):
@@ -54,6 +55,7 @@ CHANNEL_LEAVES = ("runtime.chanrecv", "runtime.chansend", "runtime.selectgo", "r
 class Call:
     verdict: str  # leak | no-leak | churn | inconclusive
     culprit: str | None
+    rule: str | None = None  # the first leak finding's rule (leakhunter only)
 
 
 def _interesting(frames: tuple[Frame, ...], m: AppMatcher) -> str | None:
@@ -160,7 +162,8 @@ def ours(path: Path, snaps: list[Snapshot]) -> tuple[Call, bool, dict[str, objec
             for f in v.findings
         ],
     }
-    return Call(v.verdict.value, culprit), churn, info
+    rule = leaks[0].rule.id if leaks and leaks[0].rule else None
+    return Call(v.verdict.value, culprit, rule), churn, info
 
 
 def score(sc: ZooScenario, call: Call, churn: bool | None = None) -> tuple[bool, bool, bool]:
@@ -254,7 +257,7 @@ def main() -> int:
     fixed = {s.fixed_of: s.name for s in everything.values() if s.fixed_of}
     print(f"sessions ready in {time.monotonic() - t0:.0f} s under {root}\n", file=sys.stderr)
     names = ["leakhunter", "by-hand", "leakprof", "gleak"]
-    compare_right = compare_total = 0
+    compare_right = compare_total = rules_right = n_rules = 0
     totals = {n: np.zeros(4, dtype=int) for n in names}  # recall, culprit, alarms, right
     n_leaks = sum(1 for s in scenarios if s.verdict == "leak")
     rows = []
@@ -287,6 +290,11 @@ def main() -> int:
             if sc.verdict == "leak" and right:
                 mark += "+culprit" if cul else " wrong-culprit"
             cells.append(f"{mark:>24}")
+        if sc.verdict == "leak" and sc.rule:
+            n_rules += 1
+            rules_right += mine.verdict == "leak" and mine.rule == sc.rule
+            if mine.verdict == "leak" and mine.rule != sc.rule:
+                print(f"    rule: {mine.rule} (expected {sc.rule})")
         pairs = compare_pairs(sc, fixed) if args.snapshots >= 15 else []
         c_right, c_cell, c_misses = compare_cell(root, pairs) if pairs else (0, "-", [])
         compare_right += c_right
@@ -317,6 +325,7 @@ def main() -> int:
     ):
         cells = [f"{totals[n][i]}/{denom}" if denom else f"{totals[n][i]}" for n in names]
         print(f"{label:43}" + " ".join(f"{c:>24}" for c in cells))
+    print(f"{'rule of the first leak finding':43}{f'{rules_right}/{n_rules}':>24}")
     print(f"{'compare right':43}{f'{compare_right}/{compare_total}':>24}")
     if args.json:
         Path(args.json).write_text(
@@ -334,6 +343,7 @@ def main() -> int:
                         for n in names
                     },
                     "compare": {"right": compare_right, "pairs": compare_total},
+                    "rules": {"right": rules_right, "leaks": n_rules},
                 },
                 indent=2,
             )

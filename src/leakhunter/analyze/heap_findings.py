@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -81,10 +82,58 @@ class HeapJudge:
             verdict = FindingVerdict.LEAK if leaking else FindingVerdict.SUSPECT
             out.append((tr.growth, self.heap_finding(site, t, y, tr, whole, verdict)))
         out.sort(key=lambda p: -p[0])
+        if leaking and whole is not None and not out:
+            lead = self.lead_site(whole, ref)
+            return [] if lead is None else [lead]
         # The biggest grower is attributed on its trend; any other site only when its
         # growth rests on at least two of the profile's raw samples, or it flickers
         # in and out of the findings from one run of the same service to the next.
         return [f for k, (_, f) in enumerate(out) if k == 0 or self.sampled_enough(f)]
+
+    def lead_site(self, whole: Trend, ref: float) -> Finding | None:
+        """The one site that grew with a proven heap leak, when no site's trend passed.
+
+        A short window of a leak that allocates small objects holds only a few raw
+        samples (one per 512 KiB): too few for a trend test of the site, and the
+        exact heap alone would leave the culprit unknown. Memory that a sampled site
+        still holds at the end was retained, so when exactly one site grew, it
+        explains the leak the exact heap proves. It is named only when its growth
+        rests on at least two raw samples, is ``min_site_share`` of the heap's
+        growth, held to the end (last point within 10% of its peak) and at least
+        twice any other site's growth; otherwise the culprit stays unknown.
+        """
+        red = self.red
+        grown: list[tuple[float, str, F64, F64]] = []
+        for site in red.heap_inuse.rows:
+            t, y = valid(red.t, red.heap_inuse.array(site))
+            if len(y) >= 2 and y[-1] > y[0]:
+                grown.append((float(y[-1] - y[0]), site, t, y))
+        if not grown:
+            return None
+        grown.sort(key=lambda g: -g[0])
+        g, site, t, y = grown[0]
+        runner_up = grown[1][0] if len(grown) > 1 else 0.0
+        if (
+            g < self.o.min_site_share * ref
+            or y[-1] < 0.9 * y.max()
+            or g < 2 * runner_up
+            or self.raw_samples(site, g) < 2.0
+        ):
+            return None
+        f = self.heap_finding(site, t, y, assess(t, y, self.o.trend), whole, FindingVerdict.LEAK)
+        lead = (
+            f"inuse memory allocated under {f.culprit.function if f.culprit else site} grew "
+            f"{format_value(y[0], 'bytes')} -> {format_value(y[-1], 'bytes')} (sampled heap "
+            f"profile, {self.raw_samples(site, g):.0f} raw samples: too few for a trend test "
+            "of its own); the only allocation site that grew with the exact live heap, "
+            "which proves the leak: more snapshots will confirm it"
+        )
+        return replace(
+            f,
+            confidence=round(confidence(whole, 0.0) * 0.8, 2),
+            growth=Growth("bytes", float(y[0]), float(y[-1]), whole.slope * 3600),
+            evidence=(lead, *f.evidence[1:]),
+        )
 
     def unattributed(self, whole: Trend, series: Series | None) -> Finding:
         """The leak the exact heap proves when no sampled site explains it yet.
@@ -123,20 +172,24 @@ class HeapJudge:
         profile scales counts back up by that factor. So the raw samples behind a
         growth of n objects are n x (1 - exp(-size/period)).
         """
+        site = f.series[0].label.removeprefix("inuse bytes at ") if f.series else ""
+        return self.raw_samples(site, f.growth.end - f.growth.start) >= 2.0
+
+    def raw_samples(self, site: str, grown: float) -> float:
+        """Estimate the raw heap samples behind a site's growth of ``grown`` bytes.
+
+        The profile stores scaled-up counts as integers, so two samples can come
+        back as 1.99999998: the estimate is rounded to 1e-6.
+        """
         period = self.red.heap_period
         if period <= 0:
-            return True  # exact figures (a census): nothing was sampled
-        site = f.series[0].label.removeprefix("inuse bytes at ") if f.series else ""
+            return math.inf  # exact figures (a census): nothing was sampled
         objs = self.red.heap_objects.rows.get(site)
-        grown = f.growth.end - f.growth.start
-        if objs is None:
-            return grown >= 2 * period
-        _, yo = valid(self.red.t, objs)
+        _, yo = valid(self.red.t, objs) if objs is not None else (None, np.zeros(0))
         n = float(yo[-1] - yo[0]) if len(yo) >= 2 else 0.0
         if n <= 0:
-            return grown >= 2 * period
-        size = grown / n
-        return n * -math.expm1(-size / period) >= 2.0
+            return round(grown / period, 6)
+        return round(n * -math.expm1(-(grown / n) / period), 6)
 
     def heap_finding(
         self, site: str, t: F64, y: F64, tr: Trend, whole: Trend | None, verdict: FindingVerdict
