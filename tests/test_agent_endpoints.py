@@ -6,6 +6,7 @@ import asyncio
 import gc
 import gzip
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 
@@ -141,6 +142,7 @@ def test_goroutine_endpoints_list_tasks_and_threads(agent: leakhunter.agent.Agen
             q: asyncio.Queue[int] = asyncio.Queue()
             tasks = [asyncio.create_task(_parked(q)) for _ in range(7)]
             loops.append(asyncio.get_running_loop())
+            await asyncio.sleep(0)  # one loop turn: every task has run to its q.get()
             ready.set()
             while not stop.is_set():
                 await asyncio.sleep(0.02)
@@ -152,7 +154,7 @@ def test_goroutine_endpoints_list_tasks_and_threads(agent: leakhunter.agent.Agen
     worker = threading.Thread(target=run_loop)
     worker.start()
     try:
-        assert ready.wait(5)
+        assert ready.wait(60)
         dump = load_dump(_get(agent, "/debug/pprof/goroutine?debug=2"))
         parked = [g for g in dump.groups if g.state == "queue get"]
         assert parked and parked[0].count == 7
@@ -165,7 +167,7 @@ def test_goroutine_endpoints_list_tasks_and_threads(agent: leakhunter.agent.Agen
         assert text.startswith("goroutine profile: total ")
     finally:
         stop.set()
-        worker.join(5)
+        worker.join(60)
 
 
 def _spawn_watchers(q: asyncio.Queue[int], n: int) -> list[asyncio.Task[None]]:
@@ -176,6 +178,15 @@ def _spawn_thread(ev: threading.Event) -> threading.Thread:
     t = threading.Thread(target=ev.wait, name="watchdog")
     t.start()
     return t
+
+
+def _spawned_thread_waits(raw: bytes) -> bool:
+    """True once the thread _spawn_thread started shows blocked in its ev.wait()."""
+    return any(
+        g.state == "event wait"
+        for g in load_dump(raw).groups
+        if g.created_by and "_spawn_thread" in g.created_by.function
+    )
 
 
 def test_dumps_name_who_created_each_task_and_thread() -> None:
@@ -190,10 +201,16 @@ def test_dumps_name_who_created_each_task_and_thread() -> None:
             thread = _spawn_thread(ev)
             await asyncio.sleep(0.05)
             try:
-                return await asyncio.to_thread(_get, agent, "/debug/pprof/goroutine?debug=2"), me
+                # the thread reaches ev.wait() when the OS lets it: wait for that state
+                deadline = time.monotonic() + 60
+                while True:
+                    raw = await asyncio.to_thread(_get, agent, "/debug/pprof/goroutine?debug=2")
+                    if _spawned_thread_waits(raw) or time.monotonic() > deadline:
+                        return raw, me
+                    await asyncio.sleep(0.05)
             finally:
                 ev.set()
-                thread.join(5)
+                thread.join(60)
                 for t in tasks:
                     t.cancel()
 
@@ -219,7 +236,13 @@ def test_wait_minutes_count_from_first_seen_blocked() -> None:
     t = threading.Thread(target=ev.wait, name="sleeper")
     t.start()
     try:
-        first = [r for r in tracker.snapshot() if r.name == "sleeper"]
+        # started is not yet blocked: wait (not sleep) until the thread is in ev.wait()
+        deadline = time.monotonic() + 60
+        while True:
+            first = [r for r in tracker.snapshot() if r.name == "sleeper"]
+            if (first and first[0].state == "event wait") or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
         assert first and first[0].state == "event wait" and first[0].wait_minutes is None
         now[0] = 185.0
         later = [r for r in tracker.snapshot() if r.name == "sleeper"]

@@ -6,7 +6,7 @@ import shutil
 import socket
 import ssl
 import subprocess
-import time
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,11 +49,20 @@ def test_connection_refused_is_one_line() -> None:
 
 
 def test_timeout(server: FakeServer) -> None:
-    server.routes["/slow"] = lambda r: Reply(body=b"x", delay=1.0)
-    t0 = time.monotonic()
-    with pytest.raises(FetchError, match=r"timed out after 0\.2s"):
-        Fetcher(FetchOptions(timeout=0.2, retries=0)).get(server.url + "/slow")
-    assert time.monotonic() - t0 < 0.9
+    # The answer is held until the client has given up: only the timeout can end the
+    # request (a fixed 1 s delay could beat a late 0.2 s timeout on a loaded machine).
+    release = threading.Event()
+
+    def held(r: Request) -> Reply:
+        release.wait(120)
+        return Reply(body=b"x")
+
+    server.routes["/slow"] = held
+    try:
+        with pytest.raises(FetchError, match=r"timed out after 0\.2s"):
+            Fetcher(FetchOptions(timeout=0.2, retries=0)).get(server.url + "/slow")
+    finally:
+        release.set()
 
 
 def test_slow_drip_body_hits_overall_timeout(server: FakeServer) -> None:

@@ -30,7 +30,7 @@ from leakhunter.serve.store import Store
 from leakhunter.serve.targets import TargetSpec
 from leakhunter.serve.worker import TargetWorker
 
-FAST = FetchOptions(timeout=2.0, retries=0)
+FAST = FetchOptions(timeout=30.0, retries=0)  # generous: the machine may be loaded
 
 
 class _Clock:
@@ -181,7 +181,7 @@ def test_watch_flag(capsys: pytest.CaptureFixture[str]) -> None:
 def test_serve_flag_reaches_the_workers_snapshotter(target: FakeGoTarget, tmp_path: Path) -> None:
     args = build_parser([ServeCommand()]).parse_args(["serve", "--gc-every", "3"])
     assert args.gc_every == 3
-    options = ServeOptions(data=tmp_path / "data", gc_every=args.gc_every, retries=0, timeout=2.0)
+    options = ServeOptions(data=tmp_path / "data", gc_every=args.gc_every, retries=0, timeout=30.0)
     store = Store(tmp_path / "data" / "serve.db")
     try:
         worker = TargetWorker(TargetSpec(target.url), store, options, threading.Event())

@@ -23,6 +23,13 @@ def through(dump: GoroutineDump, function: str):  # type: ignore[no-untyped-def]
     return next(g for g in dump.groups if any(f.function == function for f in g.frames))
 
 
+def parked(dump: GoroutineDump) -> int:
+    """Goroutines running the states program's own code (main.*), parked for good."""
+    return sum(
+        g.count for g in dump.groups if any(f.function.startswith("main.") for f in g.frames)
+    )
+
+
 @pytest.fixture(scope="module")
 def dumps() -> dict[str, bytes]:
     """Every endpoint of one states process (and a labelled one), fetched once."""
@@ -47,7 +54,11 @@ def test_every_goroutine_endpoint_parses_and_agrees(dumps: dict[str, bytes]) -> 
     counted = load_dump(dumps["goroutine?debug=1"], "debug=1")
     proto = load_dump(dumps["goroutine"], "debug=0")
     assert (full.format, counted.format, proto.format) == ("debug=2", "debug=1", "debug=0")
-    assert full.total == counted.total == proto.total >= 35
+    # Three fetches of a live process: the program's own goroutines must agree exactly,
+    # while net/http's connection goroutines come and go between requests (the previous
+    # request's connection may still be closing when the next one is served).
+    assert parked(full) == parked(counted) == parked(proto) >= 30
+    assert min(full.total, counted.total, proto.total) >= 35
     for fn, state in (
         ("main.recvWorker", "chan receive"),
         ("main.sendWorker", "chan send"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -76,6 +76,6 @@ def test_grouping_ignores_argument_values(members: list[tuple[int, int, str]]) -
 
 
 def test_mutation_fuzz_of_real_dumps_finds_no_crash() -> None:
-    started = time.monotonic()
-    runs = fuzz(seconds=3.0, seed=20261123, max_iterations=3000)
-    assert runs > 50 and time.monotonic() - started < 30
+    # A fixed number of mutations, not a time budget: the same inputs on every machine,
+    # however loaded (fuzz_goroutine_text.py by hand is the open-ended, timed run).
+    assert fuzz(seconds=math.inf, seed=20261123, max_iterations=3000) == 3000

@@ -18,7 +18,7 @@ from leakhunter.harness.run import RunningScenario, start
 
 pytestmark = pytest.mark.go
 
-FAST = FetchOptions(timeout=5.0, retries=0)
+FAST = FetchOptions(timeout=30.0, retries=0)  # generous: the machine may be loaded
 
 
 def test_collect_real_scenario(zoo_binary: Path, tmp_path: Path) -> None:
@@ -97,7 +97,7 @@ def test_collector_killed_9_leaves_a_readable_session(zoo_binary: Path, tmp_path
         snap.profile("heap")
         snap.profile("goroutine")
     # PR_SET_PDEATHSIG took the zoo process down with its harness
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     while not _refused(session.target) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _refused(session.target), "zoo scenario outlived its killed harness"

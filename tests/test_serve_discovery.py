@@ -429,7 +429,7 @@ def answer(groups: object, status: int = 200, ctype: str = "application/json") -
     return Reply(status, json.dumps(groups).encode(), headers=(("Content-Type", ctype),))
 
 
-NO_RETRY = FetchOptions(timeout=5.0, retries=0)
+NO_RETRY = FetchOptions(timeout=30.0, retries=0)
 
 
 def test_http_sd_lists_targets_and_notices_changes(server: FakeServer) -> None:

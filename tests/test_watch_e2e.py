@@ -25,6 +25,21 @@ def leakhunter(*args: str) -> list[str]:
     return [sys.executable, "-m", "leakhunter.cli.main", *args]
 
 
+def committed(out: Path) -> int:
+    """Snapshots the watcher has committed to its session folder so far."""
+    return len(list(out.glob("0*.json"))) if out.is_dir() else 0
+
+
+def await_committed(out: Path, n: int, watcher: subprocess.Popen[str] | None = None) -> None:
+    """Wait (up to a generous 120 s, not a fixed time) until n snapshots are committed."""
+    deadline = time.monotonic() + 120
+    while committed(out) < n and time.monotonic() < deadline:
+        if watcher is not None and watcher.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert committed(out) >= n, f"only {committed(out)} of {n} snapshots committed"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -92,7 +107,7 @@ def test_target_restart_mid_watch_splits_the_series(zoo_binary: Path, tmp_path: 
             "watch",
             f"http://{addr}",
             "--snapshots",
-            "18",
+            "24",
             "--interval",
             "0.6",
             "--retries",
@@ -107,7 +122,9 @@ def test_target_restart_mid_watch_splits_the_series(zoo_binary: Path, tmp_path: 
         text=True,
     )
     try:
-        time.sleep(2.5)
+        # a run behind it first: three snapshots of the first process, however long the
+        # watcher took to start (on a loaded machine a fixed sleep could see none)
+        await_committed(out, 3, watcher)
         first.stop()
         second = start(LEAK, duration=60, addr=addr, binary=zoo_binary)
         with second:
@@ -134,10 +151,13 @@ def test_kill_9_of_the_watcher_loses_at_most_one_snapshot(zoo_binary: Path, tmp_
             ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            text=True,
         )
-        time.sleep(5)
-        watcher.send_signal(signal.SIGKILL)
-        watcher.wait(timeout=10)
+        try:
+            await_committed(out, 6, watcher)
+        finally:
+            watcher.send_signal(signal.SIGKILL)
+            watcher.wait(timeout=60)
     committed = sorted(out.glob("0*.json"))
     assert len(committed) >= 6
     proc = subprocess.run(
@@ -151,6 +171,7 @@ def test_kill_9_of_the_watcher_loses_at_most_one_snapshot(zoo_binary: Path, tmp_
 
 
 def test_ctrl_c_stops_collection_and_still_judges(zoo_binary: Path, tmp_path: Path) -> None:
+    out = tmp_path / "s"
     with start(LEAK, duration=60, binary=zoo_binary) as svc:
         watcher = subprocess.Popen(
             leakhunter(
@@ -161,15 +182,18 @@ def test_ctrl_c_stops_collection_and_still_judges(zoo_binary: Path, tmp_path: Pa
                 "--interval",
                 "0.5",
                 "--out",
-                str(tmp_path / "s"),
+                str(out),
                 "--quiet",
             ),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(6)
-        watcher.send_signal(signal.SIGINT)
+        try:
+            # the evidence a plain watch judges on (10 snapshots), however slow they came
+            await_committed(out, 10, watcher)
+        finally:
+            watcher.send_signal(signal.SIGINT)
         stdout, stderr = watcher.communicate(timeout=60)
     assert "stopping" in stderr
     assert "Traceback" not in stderr

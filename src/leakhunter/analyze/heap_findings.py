@@ -11,6 +11,7 @@ from leakhunter.analyze.evidence import F64, confidence, finding_id, make_series
 from leakhunter.analyze.frames import AppMatcher, culprit, first_interesting
 from leakhunter.analyze.options import AnalyzeOptions
 from leakhunter.analyze.reduce import Reduced
+from leakhunter.analyze.saturation import Saturation, saturation
 from leakhunter.analyze.trend import Trend, assess
 from leakhunter.analyze.verdict import Finding, FindingKind, FindingVerdict, Growth, Series
 from leakhunter.units import format_value
@@ -28,6 +29,7 @@ class HeapJudge:
         self.red = red
         self.o = options
         self.m: AppMatcher = red.matcher
+        self.saturated: Saturation | None = None
 
     # -- whole heap -------------------------------------------------------
     def heap_trend(self) -> tuple[Trend | None, Series | None]:
@@ -49,13 +51,19 @@ class HeapJudge:
         exact figure: a warm-up flattens, a plateau or a sawtooth goes down as
         often as up, a one-off step rises once; only a leak rises snapshot after
         snapshot (``slow_leak_monotone`` of the moves, over ``slow_leak_min_points``).
-        The absolute floor ``min_heap_growth_bytes`` holds in both cases.
+        The absolute floor ``min_heap_growth_bytes`` holds in both cases. Growth that
+        bends toward a bound (``analyze/saturation.py``) is a cache filling, not a leak:
+        ``saturated`` then says how.
         """
         if tr is None or not tr.growing or tr.growth < self.o.min_heap_growth_bytes:
             return False
-        if tr.growth >= self.o.min_heap_growth_fraction * tr.start:
-            return True
-        return tr.n >= self.o.slow_leak_min_points and tr.monotone >= self.o.slow_leak_monotone
+        if tr.growth < self.o.min_heap_growth_fraction * tr.start and not (
+            tr.n >= self.o.slow_leak_min_points and tr.monotone >= self.o.slow_leak_monotone
+        ):
+            return False
+        t, y = valid(self.red.t, self.red.exact["HeapAlloc"])
+        self.saturated = saturation(t, y)
+        return self.saturated is None
 
     # -- heap sites -------------------------------------------------------
     def heap_findings(self, whole: Trend | None, leaking: bool) -> list[Finding]:

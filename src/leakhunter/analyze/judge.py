@@ -196,6 +196,10 @@ def judge(
         )
     whole, heap_series = hj.heap_trend()
     leaking = hj.heap_leaking(whole)
+    if hj.saturated is not None:
+        all_notes.append(
+            "live heap: " + hj.saturated.describe(format_value(hj.saturated.asymptote, "bytes"))
+        )
     t_g, y_g = valid(red.t, red.goroutines_total)
     g_series = make_series("goroutines (total)", "goroutines", t_g, y_g, None) if len(y_g) else None
     if n < o.trend.min_points:
