@@ -79,3 +79,15 @@ def test_live_fold_equals_batch_analysis(
 def test_zoo_rule(sc: ZooScenario, verdicts: dict[str, Verdict]) -> None:
     """Every leak (and churn) scenario, recorded fresh, names the manifest's pattern."""
     check_rule(verdicts[sc.name], sc)
+
+
+def test_the_fixed_writer_drops_what_its_sink_cannot_take(verdicts: dict[str, Verdict]) -> None:
+    """py-unbounded-writer-buffer-fixed: no leak, and its RingBuffer's drop counter rising."""
+    name = "py-unbounded-writer-buffer-fixed"
+    if name not in verdicts:
+        pytest.skip(f"{name} not selected (LEAKHUNTER_ZOO_ONLY)")
+    v = verdicts[name]
+    assert v.verdict.value == "no-leak", _describe(v)
+    (buf,) = [g for g in v.guards if g.kind == "buffer"]
+    assert buf.policy == "drop-oldest" and buf.level is not None and buf.level > 0.9, buf
+    assert buf.dropped_per_second is not None and buf.dropped_per_second > 50, buf
