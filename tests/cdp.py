@@ -147,13 +147,37 @@ class Browser:
                 self.events.append(msg)
         raise CDPError(f"no {method} within {timeout} s")
 
-    def navigate(self, url: str) -> None:
-        """Open a URL and wait for its load event."""
+    def navigate(self, url: str, timeout: float = 60.0) -> None:
+        """Open a URL and wait until it is the loaded document.
+
+        A load event is not enough: the page being left (an error page still
+        committing, say) can fire its own load event while ``Page.navigate`` is
+        answered, and a test that navigated again at once had that navigation
+        aborted (net::ERR_ABORTED). So the wait ends when the document's scheme,
+        host and path are the URL's (credentials and query aside: pages rewrite their
+        query) and it has finished loading.
+        """
         self.events = [e for e in self.events if e["method"] != "Page.loadEventFired"]
         result = self.send("Page.navigate", url=url)
         if result.get("errorText"):
             raise CDPError(f"navigate {url}: {result['errorText']}")
-        self.wait_event("Page.loadEventFired")
+        self.wait_event("Page.loadEventFired", timeout)
+        here = (
+            f"(u => {{ const a = new URL(u); return document.readyState === 'complete' && "
+            f"location.protocol === a.protocol && location.host === a.host && "
+            f"location.pathname === a.pathname; }})"
+            f"({json.dumps(url)})"
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self.evaluate(here):
+                    return
+            except CDPError:  # the document is being replaced
+                pass
+            if time.monotonic() > deadline:
+                raise CDPError(f"navigate {url}: not the loaded document after {timeout} s")
+            time.sleep(0.05)
 
     def evaluate(self, expression: str) -> Any:
         """Evaluate JavaScript in the page and return its value (JSON-serialisable)."""
