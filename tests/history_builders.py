@@ -38,14 +38,24 @@ LOCS = tuple(
 )
 
 
-def heap_profile(inuse: Mapping[str, float], alloc_total: float, object_size: int = 1024) -> bytes:
-    """Encode a heap profile whose sites hold these live bytes (objects of ``object_size``)."""
+def heap_profile(
+    inuse: Mapping[str, float],
+    alloc_total: float,
+    object_size: int = 1024,
+    stray: Mapping[str, int] | None = None,
+) -> bytes:
+    """Encode a heap profile whose sites hold these live bytes (objects of ``object_size``).
+
+    ``stray`` adds objects (not bytes) at a site: what one sampled small object does
+    to a site's count once the profile scales it up.
+    """
     samples = []
     for k, name in enumerate(SITES):
         live = max(0, int(inuse.get(name, 0.0)))
         alloc = int(alloc_total / len(SITES)) + live
         stack = (1, k + 2, len(FUNCS))  # mallocgc <- site <- main.main
-        counts = (alloc // object_size, alloc, live // object_size, live)
+        more = (stray or {}).get(name, 0)
+        counts = (alloc // object_size + more, alloc, live // object_size + more, live)
         samples.append(Sample(stack, counts))
     p = make_profile(
         TYPES,
@@ -71,6 +81,7 @@ def snapshots(
     max_fds: int = 1024,
     memory_limit: int | None = None,
     object_size: int = 1024,
+    stray: Callable[[float], Mapping[str, int]] | None = None,
 ) -> Iterator[MemorySnapshot]:
     """Yield ``count`` snapshots, one per interval; live bytes per site from ``sites(t)``.
 
@@ -106,7 +117,10 @@ def snapshots(
             process_source="procfs" if fds is not None else "",
         )
         yield MemorySnapshot(
-            rec, MappingProxyType({"heap": heap_profile(live, total_alloc, object_size)})
+            rec,
+            MappingProxyType(
+                {"heap": heap_profile(live, total_alloc, object_size, stray(t) if stray else None)}
+            ),
         )
 
 

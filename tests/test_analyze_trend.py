@@ -82,3 +82,19 @@ def test_direction_is_invariant_under_scale_and_shift(
     a, b = assess(T, y), assess(T, y * scale + shift)
     assert a.growing == b.growing
     assert np.sign(a.slope) == np.sign(b.slope) or abs(a.slope) < 1e-9
+
+
+def test_ten_points_of_stairs_still_grow_in_the_late_window() -> None:
+    """The zoo's gin-raw-context-retained at 10 snapshots (KiB, bursts every 1.5 s).
+
+    Its late half was five points with two flat steps: a rank test cannot reach 0.05
+    there even though they climb by a third. The late window holds six points now.
+    """
+    y = [1697, 2570, 3572, 3561, 4526, 5526, 5520, 6537, 7489, 7472]
+    tr = assess(np.arange(10.0), np.array(y, dtype=float) * 1024)
+    assert tr.growing and tr.late_p_value < 0.05, tr
+
+
+def test_ten_points_that_level_off_do_not_grow() -> None:
+    y = [100, 150, 180, 195, 200, 201, 200, 202, 201, 200]
+    assert not assess(np.arange(10.0), np.array(y, dtype=float)).growing

@@ -21,6 +21,12 @@ __all__ = ["Trend", "TrendOptions", "assess", "mann_kendall", "theil_sen"]
 F64 = npt.NDArray[np.float64]
 
 
+#: points the late window holds at least, when the series leaves four before it: a rank
+#: test on five points of a stair-stepped leak (two rises, one flat step) cannot reach
+#: 0.05 even when they climb by a third, and a 10-snapshot window has only five
+MIN_LATE = 6
+
+
 @dataclass(frozen=True, slots=True)
 class TrendOptions:
     """Thresholds of the growth test (defaults tuned on the zoo's leaks and controls)."""
@@ -133,7 +139,8 @@ def assess(t: npt.ArrayLike, y: npt.ArrayLike, options: TrendOptions | None = No
     resid = ya - (slope * ta + icept)
     noise = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
     p = mann_kendall(ya)
-    cut = max(0, min(n - 4, int(round(n * (1 - opts.late_fraction)))))
+    late_n = max(n - int(round(n * (1 - opts.late_fraction))), min(MIN_LATE, n - 4), 4)
+    cut = max(0, n - late_n)
     late_slope, _ = theil_sen(ta[cut:], ya[cut:])
     late_p = mann_kendall(ya[cut:])
     steps = np.diff(ya)
