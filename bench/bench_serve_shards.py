@@ -15,9 +15,10 @@ exactly one shard. What it costs, read from the databases and the new
 shards' API:
 
 - moved: targets whose new owner is not the shard whose data directory holds
-  their history. Those of the killed shard must move; with serve's
-  hash-modulo sharding (as Prometheus's ``hashmod``), changing N also moves
-  targets between the surviving shards.
+  their history. Those of the killed shard must move; serve's rendezvous
+  hashing moves no other when the killed shard is the last one (``--kill 3``,
+  what scaling a StatefulSet down does); when a middle one dies and the last
+  is renumbered into its place, the renumbered shard's targets move too.
 - lost: a moved target starts fresh at its new owner (no snapshots, no
   verdict, a new warm-up); its history stays in the old data directory
   (the killed shard's, or inactive in a survivor's database). Counted in
@@ -341,7 +342,7 @@ def report(r: dict[str, Any]) -> None:
     print(
         f"moved to another shard: {pct(r['moved'])}: {r['moved_from_killed']:,} from the "
         f"killed shard (unavoidable), {r['moved_between_survivors']:,} between the survivors "
-        f"(hash modulo N: changing N reshuffles)"
+        f"(rendezvous hashing: none when the last shard goes)"
     )
     print(
         f"  started fresh at the new owner: {pct(r['moved_started_fresh'])}; history left "
@@ -371,8 +372,8 @@ def report(r: dict[str, Any]) -> None:
     print(f"a moved target has no verdict again until its new owner holds {k} snapshots "
           f"(the trend's minimum) past the quiet period: >= {k} intervals, "
           f"{k * r['interval']:.0f} s here, {k} min at serve's default 60 s")  # fmt: skip
-    print(f"minimum possible when 3 becomes 2: the killed shard's ~{n / 3:,.0f} move; "
-          f"hash modulo N moves ~{2 * n / 3:,.0f}")  # fmt: skip
+    print(f"minimum possible when 3 becomes 2: the killed shard's ~{n / 3:,.0f} move "
+          f"(a hash modulo N, as Prometheus's hashmod, moves ~{2 * n / 3:,.0f})")  # fmt: skip
 
 
 def main() -> int:

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 def test_every_target_in_one_shard_before_and_after_a_shard_dies(tmp_path: Path) -> None:
     out = tmp_path / "shards.json"
     cmd = [sys.executable, str(BENCH), "--n", "24", "--interval", "2", "--snapshots", "1"]
-    cmd += ["--helpers", "1", "--after", "2", "--kill", "2", "--json", str(out)]
+    cmd += ["--helpers", "1", "--after", "2", "--kill", "3", "--json", str(out)]
     cmd += ["--tmp", str(tmp_path)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -31,7 +31,9 @@ def test_every_target_in_one_shard_before_and_after_a_shard_dies(tmp_path: Path)
     assert r["phase1"]["ok"] and r["phase2"]["ok"]
     assert sum(r["phase1"]["per_shard"].values()) == sum(r["phase2"]["per_shard"].values()) == 24
     assert r["moved"] + r["kept"] == 24
-    assert r["moved_from_killed"] == r["phase1"]["per_shard"]["shard-2"] == r["killed_dir_targets"]
+    assert r["moved_from_killed"] == r["phase1"]["per_shard"]["shard-3"] == r["killed_dir_targets"]
+    # the StatefulSet scale-down: shard 3 goes, and only its targets move
+    assert r["moved_between_survivors"] == 0 and r["moved"] == r["moved_from_killed"]
     assert r["moved_started_fresh"] == r["moved"] and r["kept_resumed_whole"] == r["kept"]
     assert r["snapshots_left_behind"] > 0  # their history stayed behind
     assert "every target in exactly one shard (its hash's): yes" in done.stdout

@@ -214,6 +214,9 @@ def test_the_app_answers_pages_and_api_in_process(app: tuple[Scheduler, Store]) 
     assert one["history"]["points"] == 1 and one["labels"] == {"team": "ops"}
     page = client.get("/?poll=0.001")
     assert page.status_code == 200 and 'data-poll="1.0"' in page.text  # clamped
+    assert page.headers["content-encoding"] == "gzip"  # pages and documents go compressed
+    raw = client.get("/", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in raw.headers and raw.text.startswith("<!doctype html")
     assert "script-src 'nonce-" in page.headers["content-security-policy"]
     assert client.get(f"/targets/{tid}").status_code == 200
     assert client.get("/targets/nope").status_code == 404

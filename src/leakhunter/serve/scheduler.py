@@ -30,18 +30,34 @@ from leakhunter.serve.store import Store
 from leakhunter.serve.targets import TargetSpec
 from leakhunter.serve.worker import Event, ProfileSink, TargetStatus, TargetWorker
 
-__all__ = ["Scheduler", "in_shard"]
+__all__ = ["Scheduler", "in_shard", "shard_of"]
 
 #: random spread of each cycle, relative to the interval
 _JITTER = 0.05
 
 
 def in_shard(spec: TargetSpec, shard: tuple[int, int] | None) -> bool:
-    """Return True when the target belongs to shard i of N (1-based; None: every target)."""
+    """Return True when the target belongs to shard i of N (1-based; None: every target).
+
+    Rendezvous hashing: each target goes to the shard whose hash of (shard, target)
+    is highest. Shards agree without talking, and when N changes only the targets
+    of the shards that come or go move: scaling a StatefulSet from 3 to 2 removes
+    shard 3 and moves its third, where a hash modulo N would move two thirds (each
+    moved target starts fresh on its new shard).
+    """
     if shard is None:
         return True
     i, n = shard
-    return int(hashlib.sha256(spec.id.encode()).hexdigest(), 16) % n == i - 1
+    return shard_of(spec.id, n) == i
+
+
+def shard_of(tid: str, n: int) -> int:
+    """Return the shard (1..n) that owns target id ``tid``."""
+    key = tid.encode()
+    return max(
+        range(1, n + 1),
+        key=lambda j: hashlib.blake2b(key, digest_size=8, salt=j.to_bytes(8, "big")).digest(),
+    )
 
 
 def _phase(tid: str) -> float:
