@@ -23,26 +23,9 @@ from typing import TypeVar
 
 from leakhunter.guard._registry import register
 from leakhunter.guard._waiting import UNSET, BufferCore, discard_waiter
-from leakhunter.guard.policy import (
-    Block,
-    BufferStats,
-    DropOldest,
-    Empty,
-    FailFast,
-    Full,
-    Policy,
-)
+from leakhunter.guard.policy import BufferStats, Empty, Full, Policy
 
-__all__ = [
-    "Block",
-    "BufferStats",
-    "DropOldest",
-    "Empty",
-    "FailFast",
-    "Full",
-    "Policy",
-    "RingBuffer",
-]
+__all__ = ["RingBuffer"]
 
 T = TypeVar("T")
 
